@@ -1,3 +1,18 @@
 //! Typed configuration of the Switchboard gateway (SPEC section 2).
+//!
+//! A config is TOML; every string may use `${ENV_VAR}`; unknown keys are errors; values are
+//! validated at load and every problem names the file, the key and the fix.
+
+mod error;
 pub mod error_kind;
+mod interpolate;
+mod load;
+mod resolved;
+pub mod schema;
+mod validate;
+
+pub use error::{ConfigError, Problem};
 pub use error_kind::ErrorKind;
+pub use load::{EMBEDDED_DEFAULT, EMBEDDED_ORIGIN, process_env};
+pub use resolved::{Config, ModelRoute, Policy};
+pub use schema::{LoggingConfig, ProviderConfig, ProviderKind, ServerConfig, StreamJson, Target};

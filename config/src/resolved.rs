@@ -1,0 +1,127 @@
+//! The config as the gateway uses it: validated, interpolated, model policies resolved.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::ErrorKind;
+use crate::schema::{
+    LoggingConfig, PolicySection, ProviderConfig, ServerConfig, StreamJson, Target,
+};
+
+/// A loaded, valid configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where it came from: a path, or `<embedded default>`.
+    pub origin: String,
+    /// `[server]`
+    pub server: ServerConfig,
+    /// `[logging]`
+    pub logging: LoggingConfig,
+    /// `[providers.<name>]`
+    pub providers: BTreeMap<String, ProviderConfig>,
+    /// `[defaults]` over the built-in policy: used by models and by `provider/model` requests.
+    pub defaults: Policy,
+    /// `[models."<name>"]`, each with its policy resolved.
+    pub models: BTreeMap<String, ModelRoute>,
+}
+
+/// A model clients can name: its fallback chain and the policy that drives it.
+#[derive(Debug, Clone)]
+pub struct ModelRoute {
+    /// Tried in order.
+    pub targets: Vec<Target>,
+    /// Retries, timeouts and checks.
+    pub policy: Policy,
+}
+
+/// The resolved policy of one model (every key set).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    /// Extra tries on the same target before moving on.
+    pub retries: u32,
+    /// Backoff before the first retry; doubles per retry, with jitter.
+    pub backoff_ms: u64,
+    /// Error kinds that are retried and fallen back from.
+    pub retry_on: Vec<ErrorKind>,
+    /// Streams: request sent -> first content-bearing chunk.
+    pub first_token_timeout_ms: u64,
+    /// Streams: longest gap between content-bearing chunks.
+    pub stall_timeout_ms: u64,
+    /// One attempt, end to end.
+    pub timeout_ms: u64,
+    /// The whole request, all attempts together.
+    pub budget_ms: u64,
+    /// Check JSON outputs and tool-call arguments.
+    pub validate_json: bool,
+    /// How JSON-mode streams are checked.
+    pub stream_json: StreamJson,
+}
+
+impl Default for Policy {
+    /// The built-in policy, used where neither the model nor `[defaults]` sets a key.
+    fn default() -> Self {
+        Policy {
+            retries: 1,
+            backoff_ms: 50,
+            retry_on: ErrorKind::default_retry_on(),
+            first_token_timeout_ms: 10_000,
+            stall_timeout_ms: 10_000,
+            timeout_ms: 60_000,
+            budget_ms: 120_000,
+            validate_json: true,
+            stream_json: StreamJson::ValidateAtEnd,
+        }
+    }
+}
+
+impl Policy {
+    /// This policy with the keys `section` sets replaced.
+    pub fn overridden_by(&self, section: &PolicySection) -> Policy {
+        Policy {
+            retries: section.retries.unwrap_or(self.retries),
+            backoff_ms: section.backoff_ms.unwrap_or(self.backoff_ms),
+            retry_on: section
+                .retry_on
+                .clone()
+                .unwrap_or_else(|| self.retry_on.clone()),
+            first_token_timeout_ms: section
+                .first_token_timeout_ms
+                .unwrap_or(self.first_token_timeout_ms),
+            stall_timeout_ms: section.stall_timeout_ms.unwrap_or(self.stall_timeout_ms),
+            timeout_ms: section.timeout_ms.unwrap_or(self.timeout_ms),
+            budget_ms: section.budget_ms.unwrap_or(self.budget_ms),
+            validate_json: section.validate_json.unwrap_or(self.validate_json),
+            stream_json: section.stream_json.unwrap_or(self.stream_json),
+        }
+    }
+
+    /// True when errors of `kind` are retried and fallen back from.
+    pub fn retries_on(&self, kind: ErrorKind) -> bool {
+        self.retry_on.contains(&kind)
+    }
+
+    /// `first_token_timeout_ms` as a duration.
+    pub fn first_token_timeout(&self) -> Duration {
+        Duration::from_millis(self.first_token_timeout_ms)
+    }
+
+    /// `stall_timeout_ms` as a duration.
+    pub fn stall_timeout(&self) -> Duration {
+        Duration::from_millis(self.stall_timeout_ms)
+    }
+
+    /// `timeout_ms` as a duration.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+
+    /// `budget_ms` as a duration.
+    pub fn budget(&self) -> Duration {
+        Duration::from_millis(self.budget_ms)
+    }
+
+    /// `backoff_ms` as a duration.
+    pub fn backoff(&self) -> Duration {
+        Duration::from_millis(self.backoff_ms)
+    }
+}

@@ -1,0 +1,211 @@
+//! The config file as written (SPEC section 2): serde structs that reject unknown keys.
+//!
+//! These are the raw shapes; [`crate::Config`] is what the rest of the gateway uses, with
+//! model policies resolved against `[defaults]`.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::ErrorKind;
+
+/// The whole file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// `[server]`
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// `[logging]`
+    #[serde(default)]
+    pub logging: LoggingConfig,
+    /// `[providers.<name>]`
+    #[serde(default)]
+    pub providers: BTreeMap<String, ProviderConfig>,
+    /// `[defaults]`: policy for models that do not set their own and for `provider/model`.
+    #[serde(default)]
+    pub defaults: PolicySection,
+    /// `[models."<name>"]`: the names clients send as `model`.
+    #[serde(default)]
+    pub models: BTreeMap<String, PolicySection>,
+}
+
+/// `[server]`: the listener and who may call it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: String,
+    /// Client keys accepted as `Authorization: Bearer <key>`; empty = open.
+    pub api_keys: Vec<String>,
+    /// Guards `/api/*`; absent = `/api/*` answers only on loopback.
+    pub admin_key: Option<String>,
+    /// Largest request body accepted (413 past it).
+    pub max_body_bytes: usize,
+    /// On SIGTERM, how long in-flight requests may run before the process exits.
+    pub shutdown_grace_ms: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: "127.0.0.1:8080".to_owned(),
+            api_keys: Vec::new(),
+            admin_key: None,
+            max_body_bytes: 4 * 1024 * 1024,
+            shutdown_grace_ms: 30_000,
+        }
+    }
+}
+
+/// `[logging]`: where request records go.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoggingConfig {
+    /// Redis URL; absent = records go straight into the embedded store.
+    pub redis_url: Option<String>,
+    /// Redis stream name.
+    pub stream: String,
+    /// `XADD MAXLEN ~` bound.
+    pub max_stream_len: u64,
+    /// Where records wait while Redis is unreachable.
+    pub spool_dir: String,
+    /// Spool size past which new records are dropped (and counted).
+    pub spool_max_bytes: u64,
+    /// The store `consume` (or the embedded mode) writes into: `sqlite://PATH`.
+    pub store: String,
+    /// Keep `input`/`output` in records.
+    pub capture_bodies: bool,
+    /// Bound of the in-memory queue between requests and the writer.
+    pub queue_capacity: usize,
+}
+
+impl Default for LoggingConfig {
+    fn default() -> Self {
+        LoggingConfig {
+            redis_url: None,
+            stream: "switchboard:logs".to_owned(),
+            max_stream_len: 10_000_000,
+            spool_dir: "data/spool".to_owned(),
+            spool_max_bytes: 1024 * 1024 * 1024,
+            store: "sqlite://data/switchboard.db".to_owned(),
+            capture_bodies: true,
+            queue_capacity: 65_536,
+        }
+    }
+}
+
+/// The wire format a provider speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    /// Any OpenAI-compatible chat completions API.
+    Openai,
+    /// Anthropic's Messages API, translated both ways.
+    Anthropic,
+    /// Azure OpenAI deployments.
+    Azure,
+}
+
+impl ProviderKind {
+    /// The name written in the config.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::Openai => "openai",
+            ProviderKind::Anthropic => "anthropic",
+            ProviderKind::Azure => "azure",
+        }
+    }
+}
+
+/// `[providers.<name>]`: one upstream API and its credentials.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderConfig {
+    /// Wire format.
+    pub kind: ProviderKind,
+    /// Base URL, e.g. `https://api.openai.com/v1`.
+    pub base_url: String,
+    /// Credential; empty or absent sends none (local servers).
+    #[serde(default)]
+    pub api_key: Option<String>,
+    /// Extra headers sent with every upstream request.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Azure: the `api-version` query parameter.
+    #[serde(default)]
+    pub api_version: Option<String>,
+    /// Anthropic: `max_tokens` sent when the client sent none.
+    #[serde(default)]
+    pub default_max_tokens: Option<u32>,
+}
+
+impl std::fmt::Debug for ProviderConfig {
+    // Hand-written so the key never reaches a debug print.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderConfig")
+            .field("kind", &self.kind)
+            .field("base_url", &self.base_url)
+            .field("api_key", &self.api_key.as_ref().map(|_| "[redacted]"))
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("api_version", &self.api_version)
+            .field("default_max_tokens", &self.default_max_tokens)
+            .finish()
+    }
+}
+
+/// How a JSON-mode stream is checked (`stream_json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum StreamJson {
+    /// Relay chunks as they come; check and count when the stream ends.
+    #[default]
+    ValidateAtEnd,
+    /// Hold the stream until it validates, so an invalid one can still fall back.
+    Buffer,
+}
+
+/// `[defaults]` or `[models."<name>"]` as written: every key optional.
+///
+/// One struct serves both so `deny_unknown_fields` works (serde cannot combine it with
+/// `flatten`); validation rejects `targets` under `[defaults]` and requires it on models.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicySection {
+    /// The fallback chain, tried in order (models only).
+    pub targets: Option<Vec<Target>>,
+    /// Extra tries on the same target before moving on.
+    pub retries: Option<u32>,
+    /// Backoff before the first retry; doubles per retry, with jitter.
+    pub backoff_ms: Option<u64>,
+    /// Error kinds that are retried and fallen back from.
+    pub retry_on: Option<Vec<ErrorKind>>,
+    /// Streams: request sent -> first content-bearing chunk.
+    pub first_token_timeout_ms: Option<u64>,
+    /// Streams: longest gap between content-bearing chunks.
+    pub stall_timeout_ms: Option<u64>,
+    /// One attempt, end to end.
+    pub timeout_ms: Option<u64>,
+    /// The whole request, all attempts together.
+    pub budget_ms: Option<u64>,
+    /// Check JSON outputs and tool-call arguments.
+    pub validate_json: Option<bool>,
+    /// How JSON-mode streams are checked.
+    pub stream_json: Option<StreamJson>,
+}
+
+/// One entry of a fallback chain.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    /// A `[providers.<name>]` key.
+    pub provider: String,
+    /// The model name the provider serves.
+    pub model: String,
+    /// USD per million prompt tokens (for `cost` in records).
+    #[serde(default)]
+    pub input_cost_per_mtok: Option<f64>,
+    /// USD per million completion tokens.
+    #[serde(default)]
+    pub output_cost_per_mtok: Option<f64>,
+}

@@ -1,0 +1,189 @@
+//! Loading configs as users write them.
+
+use switchboard_config::{Config, ConfigError, ErrorKind, ProviderKind, StreamJson};
+
+fn env(name: &str) -> Option<String> {
+    match name {
+        "OPENAI_API_KEY" => Some("sk-openai-secret".into()),
+        "ANTHROPIC_API_KEY" => Some("sk-ant-secret".into()),
+        "SWITCHBOARD_API_KEY" => Some("client-key".into()),
+        _ => None,
+    }
+}
+
+const SPEC_EXAMPLE: &str = r#"
+[server]
+listen = "127.0.0.1:8080"
+api_keys = ["${SWITCHBOARD_API_KEY}"]
+max_body_bytes = 4194304
+
+[logging]
+redis_url = "redis://127.0.0.1:6379"
+stream = "switchboard:logs"
+max_stream_len = 10000000
+spool_dir = "data/spool"
+spool_max_bytes = 1073741824
+store = "sqlite://data/switchboard.db"
+capture_bodies = true
+
+[providers.openai]
+kind = "openai"
+base_url = "https://api.openai.com/v1"
+api_key = "${OPENAI_API_KEY}"
+
+[providers.anthropic]
+kind = "anthropic"
+base_url = "https://api.anthropic.com"
+api_key = "${ANTHROPIC_API_KEY}"
+
+[defaults]
+retries = 1
+first_token_timeout_ms = 2000
+timeout_ms = 60000
+
+[models."voice-fast"]
+targets = [
+  { provider = "openai", model = "gpt-4o-mini", input_cost_per_mtok = 0.15, output_cost_per_mtok = 0.60 },
+  { provider = "anthropic", model = "claude-3-5-haiku-latest" },
+]
+retries = 1
+backoff_ms = 50
+retry_on = ["connect", "5xx", "429", "timeout", "first_token_timeout", "stall", "invalid_json"]
+first_token_timeout_ms = 800
+stall_timeout_ms = 1500
+timeout_ms = 20000
+budget_ms = 30000
+validate_json = true
+stream_json = "validate_at_end"
+
+[models.classifier]
+targets = [{ provider = "openai", model = "gpt-4o-mini" }]
+stream_json = "buffer"
+"#;
+
+#[test]
+fn the_spec_example_loads_with_policies_resolved() {
+    let config = Config::from_toml_str(SPEC_EXAMPLE, "switchboard.toml", &env).unwrap();
+    assert_eq!(config.server.api_keys, vec!["client-key".to_owned()]);
+    assert_eq!(
+        config.providers["openai"].api_key.as_deref(),
+        Some("sk-openai-secret")
+    );
+    assert_eq!(config.providers["anthropic"].kind, ProviderKind::Anthropic);
+
+    let fast = &config.models["voice-fast"];
+    assert_eq!(fast.targets.len(), 2);
+    assert_eq!(fast.targets[0].input_cost_per_mtok, Some(0.15));
+    assert_eq!(fast.policy.first_token_timeout_ms, 800);
+    assert!(!fast.policy.retries_on(ErrorKind::ClientError));
+    assert!(fast.policy.retries_on(ErrorKind::InvalidJson));
+
+    // A model that sets little inherits [defaults], then the built-in policy.
+    let classifier = &config.models["classifier"];
+    assert_eq!(classifier.policy.first_token_timeout_ms, 2000);
+    assert_eq!(classifier.policy.timeout_ms, 60000);
+    assert_eq!(classifier.policy.stall_timeout_ms, 10_000);
+    assert_eq!(classifier.policy.stream_json, StreamJson::Buffer);
+}
+
+#[test]
+fn an_unknown_key_names_the_key_and_the_line() {
+    let text = "[server]\nlisten = \"127.0.0.1:8080\"\nlisten_port = 9\n";
+    let err = Config::from_toml_str(text, "sb.toml", &env).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, ConfigError::Parse { .. }));
+    assert!(msg.starts_with("sb.toml: "), "{msg}");
+    assert!(msg.contains("listen_port"), "{msg}");
+    assert!(msg.contains("line 3"), "{msg}");
+}
+
+#[test]
+fn an_unknown_retry_kind_lists_the_valid_ones() {
+    let text = "[defaults]\nretry_on = [\"5xx\", \"oops\"]\n";
+    let msg = Config::from_toml_str(text, "sb.toml", &env)
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("oops"), "{msg}");
+    assert!(msg.contains("first_token_timeout"), "{msg}");
+}
+
+#[test]
+fn every_problem_is_reported_with_file_key_and_fix() {
+    let text = r#"
+[server]
+listen = "localhost"
+
+[providers.openai]
+kind = "openai"
+base_url = "api.openai.com"
+
+[providers.az]
+kind = "azure"
+base_url = "https://x.openai.azure.com"
+
+[models.fast]
+targets = [{ provider = "opneai", model = "gpt-4o-mini" }]
+timeout_ms = 0
+
+[models.empty]
+targets = []
+"#;
+    let err = Config::from_toml_str(text, "sb.toml", &env).unwrap_err();
+    let lines = err.lines();
+    let expect = [
+        "sb.toml: server.listen:",
+        "sb.toml: providers.openai.base_url:",
+        "sb.toml: providers.az.api_version: is required",
+        "sb.toml: models.fast.timeout_ms: must be greater than 0",
+        "sb.toml: models.fast.targets[0].provider: unknown provider \"opneai\"; fix: define [providers.opneai] or use one of: az, openai",
+        "sb.toml: models.empty.targets: is empty",
+    ];
+    for want in expect {
+        assert!(
+            lines.iter().any(|l| l.starts_with(want)),
+            "missing {want:?} in:\n{}",
+            lines.join("\n")
+        );
+    }
+    assert!(lines.iter().all(|l| l.contains("; fix: ")));
+}
+
+#[test]
+fn an_unset_environment_variable_is_an_error_naming_it() {
+    let text = "[providers.groq]\nkind = \"openai\"\nbase_url = \"https://api.groq.com/openai/v1\"\napi_key = \"${GROQ_API_KEY}\"\n";
+    let msg = Config::from_toml_str(text, "sb.toml", &env)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.starts_with(
+            "sb.toml: providers.groq.api_key: environment variable GROQ_API_KEY is not set"
+        ),
+        "{msg}"
+    );
+}
+
+#[test]
+fn the_embedded_default_offers_openai_and_anthropic_passthrough() {
+    let config = Config::embedded_default(&|_| None).unwrap();
+    assert_eq!(config.server.listen, "127.0.0.1:8080");
+    assert!(config.models.is_empty());
+    assert_eq!(config.providers["openai"].api_key.as_deref(), Some(""));
+    assert_eq!(
+        config.providers["anthropic"].base_url,
+        "https://api.anthropic.com"
+    );
+
+    let config = Config::embedded_default(&|name| {
+        (name == "OPENAI_BASE_URL").then(|| "http://127.0.0.1:9/v1".to_owned())
+    })
+    .unwrap();
+    assert_eq!(config.providers["openai"].base_url, "http://127.0.0.1:9/v1");
+}
+
+#[test]
+fn provider_keys_never_show_in_debug_output() {
+    let config = Config::from_toml_str(SPEC_EXAMPLE, "switchboard.toml", &env).unwrap();
+    let debug = format!("{config:?}");
+    assert!(!debug.contains("sk-openai-secret"));
+    assert!(!debug.contains("sk-ant-secret"));
+}
