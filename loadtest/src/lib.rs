@@ -1,1 +1,44 @@
-//! Mock provider.
+//! Load-testing tools for Switchboard: a scriptable mock OpenAI-compatible
+//! provider, usable in-process ([`MockProvider`]) or as the `mock-provider`
+//! binary.
+//!
+//! # Script directives
+//!
+//! A request's behaviour is the server's default [`Script`], overlaid by the
+//! suffix of its `model` field after `?`, overlaid by the `x-mock-script`
+//! header (`key=value&key=value`, values percent-decoded). Unknown directives
+//! and bad values are answered with 400.
+//!
+//! | directive | effect |
+//! | --- | --- |
+//! | `fail=<400..599>` | answer that status with an OpenAI error body |
+//! | `times=N` | only the first N requests of this model string fail |
+//! | `retry_after=<secs>` | `Retry-After` on failure responses |
+//! | `ttft_ms=<ms>` | stream: delay before first content; non-stream: delay the response |
+//! | `slow_times=N` | only the first N requests get `ttft_ms` |
+//! | `keepalive_ms=<ms>` | stream: `: keep-alive` SSE comments during the ttft wait |
+//! | `chunks=<n>` | content chunks (default 3) |
+//! | `chunk_ms=<ms>` | gap between content chunks |
+//! | `content=<text>` | the assistant text (default `Hello from mock`) |
+//! | `json=valid\|invalid\|schema_violation\|array` | JSON text as content |
+//! | `json_times=N` | only the first N requests get `json`, later ones valid JSON |
+//! | `stall_after=<k>` | stream: hold after k chunks (60 s); non-stream: answer after 60 s |
+//! | `stall_times=N` | only the first N requests stall |
+//! | `drop_after=<k>` | stream: cut the body after k chunks; non-stream: cut the body halfway |
+//! | `drop_times=N` | only the first N requests are cut |
+//! | `tool_call=<name>` | answer with a tool call to `<name>` |
+//! | `args=<json>` | the tool call's arguments (default `{"city":"Paris"}`) |
+//! | `parallel_tools=<n>` | n identical tool calls |
+//!
+//! "The first N requests" are counted per full model string (including the
+//! suffix, plus the `x-mock-script` header if any), in one counter shared by
+//! every gate.
+
+#![warn(missing_docs)]
+
+pub mod mock;
+
+pub use mock::{
+    DEFAULT_ARGS, DEFAULT_CHUNKS, DEFAULT_CONTENT, JsonMode, MockHandle, MockProvider,
+    ReceivedRequest, SCRIPT_HEADER, Script, ScriptError,
+};
