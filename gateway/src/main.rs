@@ -1,1 +1,170 @@
-fn main() {}
+//! The `switchboard` binary: `serve`, `check`, `consume`, `export` (SPEC section 1).
+//! Exit codes: 0 ok, 1 runtime error, 2 usage or config error.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use switchboard_config::{Config, ConfigError, process_env};
+use switchboard_gateway::AppState;
+use switchboard_gateway::sink::DebugSink;
+
+/// Switchboard: one hop between your code and every LLM provider.
+#[derive(Parser)]
+#[command(name = "switchboard", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway.
+    Serve(ConfigArg),
+    /// Validate a config and print every problem (file, key, fix).
+    Check(ConfigArg),
+    /// Read the Redis log stream into the store.
+    Consume(ConfigArg),
+    /// Export logs from the store.
+    Export {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// KEY=VALUE filters, as in GET /api/export.
+        #[arg(long = "filter")]
+        filters: Vec<String>,
+        /// jsonl or csv.
+        #[arg(long)]
+        format: String,
+        /// Output file (default: stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(clap::Args)]
+struct ConfigArg {
+    /// Config file (default: $SWITCHBOARD_CONFIG, else ./switchboard.toml, else the embedded default).
+    #[arg(long, env = "SWITCHBOARD_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+const DEFAULT_CONFIG: &str = "switchboard.toml";
+
+impl ConfigArg {
+    fn load(&self) -> Result<Config, ConfigError> {
+        match &self.config {
+            Some(path) => Config::from_file(path, &process_env),
+            None if Path::new(DEFAULT_CONFIG).exists() => {
+                Config::from_file(Path::new(DEFAULT_CONFIG), &process_env)
+            }
+            None => Config::embedded_default(&process_env),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let config_arg = match &cli.command {
+        Command::Serve(c) | Command::Check(c) | Command::Consume(c) => c,
+        Command::Export { config, .. } => config,
+    };
+    let config = match config_arg.load() {
+        Ok(config) => config,
+        Err(e) => {
+            for line in e.lines() {
+                eprintln!("{line}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    match cli.command {
+        Command::Check(_) => {
+            println!(
+                "{}: ok ({} providers, {} models)",
+                config.origin,
+                config.providers.len(),
+                config.models.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Command::Serve(_) => match run_server(config) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("switchboard: {e:#}");
+                ExitCode::from(1)
+            }
+        },
+        Command::Consume(_) | Command::Export { .. } => {
+            eprintln!(
+                "switchboard: this command arrives with the Redis log pipeline and the store; it is not in this build yet"
+            );
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run_server(config: Config) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let listen = config.server.listen.clone();
+        let grace = Duration::from_millis(config.server.shutdown_grace_ms);
+        let origin = config.origin.clone();
+        let state =
+            AppState::new(config, Arc::new(DebugSink)).context("cannot set up the providers")?;
+        let listener = tokio::net::TcpListener::bind(&listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen} (server.listen)"))?;
+        tracing::info!(
+            "switchboard {} listening on http://{} (config: {origin})",
+            env!("CARGO_PKG_VERSION"),
+            listener
+                .local_addr()
+                .map(|a| a.to_string())
+                .unwrap_or(listen),
+        );
+        let drained =
+            switchboard_gateway::server::serve(listener, Arc::new(state), shutdown_signal(), grace)
+                .await;
+        if !drained {
+            tracing::warn!("grace period over with requests still in flight; exiting");
+        }
+        Ok(())
+    })
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,6 +1,8 @@
 //! Load-testing tools for Switchboard: a scriptable mock OpenAI-compatible
 //! provider, usable in-process ([`MockProvider`]) or as the `mock-provider`
-//! binary.
+//! binary. It also speaks Anthropic's Messages API on `POST .../v1/messages`
+//! (point an Anthropic client at [`MockHandle::anthropic_base_url`]): same
+//! directives, Anthropic's bodies, events and error shapes.
 //!
 //! # Script directives
 //!
@@ -11,7 +13,7 @@
 //!
 //! | directive | effect |
 //! | --- | --- |
-//! | `fail=<400..599>` | answer that status with an OpenAI error body |
+//! | `fail=<400..599>` | answer that status with an OpenAI (or Anthropic) error body |
 //! | `times=N` | only the first N requests of this model string fail |
 //! | `retry_after=<secs>` | `Retry-After` on failure responses |
 //! | `ttft_ms=<ms>` | stream: delay before first content; non-stream: delay the response |
@@ -29,6 +31,11 @@
 //! | `tool_call=<name>` | answer with a tool call to `<name>` |
 //! | `args=<json>` | the tool call's arguments (default `{"city":"Paris"}`) |
 //! | `parallel_tools=<n>` | n identical tool calls |
+//! | `error_event=<type>` | Anthropic stream: an `error` event of that type after the first content delta, then the end |
+//! | `pings=<n>` | Anthropic stream: n `ping` events (default 1) spread over the ttft wait |
+//!
+//! On the Anthropic endpoint `chunks`, `chunk_ms`, `stall_after` and
+//! `drop_after` count content deltas (`text_delta` / `input_json_delta`).
 //!
 //! "The first N requests" are counted per full model string (including the
 //! suffix, plus the `x-mock-script` header if any), in one counter shared by

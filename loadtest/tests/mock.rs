@@ -7,6 +7,8 @@ use serde_json::{Value, json};
 use switchboard_loadtest::{MockHandle, MockProvider, Script};
 
 fn client() -> reqwest::Client {
+    // The workspace builds reqwest without a default crypto provider; install ring once.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::new()
 }
 

@@ -1,1 +1,16 @@
-//! Provider adapters.
+//! Provider adapters of the Switchboard gateway: one per wire format, each speaking OpenAI's
+//! chat format to the gateway. No routing, retries or logging here.
+
+pub mod anthropic;
+pub mod chunk;
+mod error;
+mod headers;
+pub mod openai;
+mod provider;
+mod registry;
+pub mod upstream_error;
+
+pub use chunk::{ChunkInfo, StreamChunk, ToolCallDelta, Usage};
+pub use error::ProviderError;
+pub use provider::{ChatRequest, ChunkStream, Completion, Provider};
+pub use registry::Providers;

@@ -1,1 +1,25 @@
-//! Test harness.
+//! Test harness for Switchboard's user stories: a gateway served in-process on a real socket
+//! (or the real binary), the scriptable mock provider, and small HTTP/SSE client helpers.
+
+pub mod binary;
+pub mod client;
+pub mod gateway;
+pub mod metrics;
+pub mod records;
+
+pub use client::{Client, Reply, SseStream};
+pub use gateway::Gateway;
+pub use metrics::metric_value;
+pub use records::MemorySink;
+pub use switchboard_loadtest::{MockHandle, MockProvider};
+
+/// Starts a mock provider (panics if it cannot bind: tests cannot go on without one).
+pub async fn mock() -> MockHandle {
+    MockProvider::start().await.expect("mock provider starts")
+}
+
+/// Installs rustls' ring provider for this process (the workspace builds reqwest without a
+/// default one). Safe to call often.
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

@@ -1,11 +1,15 @@
-//! A scriptable mock of an OpenAI-compatible provider over real HTTP.
+//! A scriptable mock of an OpenAI-compatible provider over real HTTP, which
+//! also speaks Anthropic's Messages API on `POST .../v1/messages`.
 //!
 //! Start it with [`MockProvider::start`] (or the [`MockProvider`] builder),
 //! point a client at [`MockHandle::base_url`], and steer each request with a
 //! script in the model name (`gpt-4o-mini?fail=503&times=2`) or the
 //! `x-mock-script` header (see [`Script`]).
 
+mod anthropic;
+mod anthropic_stream;
 mod journal;
+mod messages;
 mod openai;
 mod router;
 mod script;
@@ -125,6 +129,12 @@ impl MockHandle {
     /// `http://<addr>/v1`, the base URL an OpenAI client expects.
     pub fn base_url(&self) -> String {
         format!("http://{}/v1", self.addr)
+    }
+
+    /// `http://<addr>`, the base URL an Anthropic client expects (it adds
+    /// `/v1/messages` itself).
+    pub fn anthropic_base_url(&self) -> String {
+        format!("http://{}", self.addr)
     }
 
     /// Every request received so far, in arrival order (empty if the journal is off).

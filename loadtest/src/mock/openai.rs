@@ -56,7 +56,8 @@ impl Usage {
     }
 }
 
-fn tokens_for_chars(chars: usize) -> u64 {
+/// Tokens for `chars` generated or prompt chars: chars / 4, rounded up.
+pub(crate) fn tokens_for_chars(chars: usize) -> u64 {
     chars.div_ceil(4) as u64
 }
 

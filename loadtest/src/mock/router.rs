@@ -12,8 +12,9 @@ use http_body_util::{BodyExt, Limited};
 use serde_json::Value;
 
 use crate::mock::journal::{Journal, ReceivedRequest};
+use crate::mock::messages;
 use crate::mock::openai::{self, ChunkWriter, Usage};
-use crate::mock::script::Script;
+use crate::mock::script::{Plan, Script};
 use crate::mock::stream::{self, Body, StreamJob};
 
 /// Header carrying a script that overrides the model suffix.
@@ -73,6 +74,8 @@ where
 
     let response = if parts.method == Method::POST && path.ends_with("/chat/completions") {
         chat_completions(&shared, &parts.headers, &json, &model).await
+    } else if parts.method == Method::POST && path.ends_with("/v1/messages") {
+        messages::messages(&shared, &parts.headers, &json, &model).await
     } else if parts.method == Method::GET && path.ends_with("/models") {
         json_response(StatusCode::OK, openai::models_body())
     } else {
@@ -97,29 +100,11 @@ async fn chat_completions(
     if model.is_empty() {
         return bad_request("you must provide a model parameter");
     }
-    let (name, suffix) = Script::split_model(model);
-    let header_script = match headers.get(SCRIPT_HEADER).map(HeaderValue::to_str) {
-        None => None,
-        Some(Ok(s)) => Some(s),
-        Some(Err(_)) => return bad_request("x-mock-script header is not visible ASCII"),
+    let (name, _) = Script::split_model(model);
+    let plan = match plan_for(shared, headers, model) {
+        Ok(plan) => plan,
+        Err(message) => return bad_request(&message),
     };
-
-    let mut script = Cow::Borrowed(&shared.defaults);
-    for directives in [suffix, header_script].into_iter().flatten() {
-        if let Err(e) = script.to_mut().apply(directives) {
-            return bad_request(&e.to_string());
-        }
-    }
-    let ordinal = if script.is_gated() {
-        let key = match header_script {
-            Some(h) => Cow::Owned(format!("{model}\n{h}")),
-            None => Cow::Borrowed(model),
-        };
-        shared.journal.next_ordinal(&key)
-    } else {
-        1
-    };
-    let plan = script.plan(ordinal);
 
     if let Some(status) = plan.fail {
         return failure(status, plan.retry_after);
@@ -167,6 +152,40 @@ async fn chat_completions(
     json_response(StatusCode::OK, bytes)
 }
 
+/// Resolves the script of a request for `model` (server defaults, the
+/// model's `?` suffix, the `x-mock-script` header) and its `*_times` gates.
+/// Errs with the message of a 400 answer.
+pub(crate) fn plan_for(
+    shared: &Shared,
+    headers: &http::HeaderMap,
+    model: &str,
+) -> Result<Plan, String> {
+    let (_, suffix) = Script::split_model(model);
+    let header_script = match headers.get(SCRIPT_HEADER).map(HeaderValue::to_str) {
+        None => None,
+        Some(Ok(s)) => Some(s),
+        Some(Err(_)) => return Err("x-mock-script header is not visible ASCII".to_owned()),
+    };
+
+    let mut script = Cow::Borrowed(&shared.defaults);
+    for directives in [suffix, header_script].into_iter().flatten() {
+        script
+            .to_mut()
+            .apply(directives)
+            .map_err(|e| e.to_string())?;
+    }
+    let ordinal = if script.is_gated() {
+        let key = match header_script {
+            Some(h) => Cow::Owned(format!("{model}\n{h}")),
+            None => Cow::Borrowed(model),
+        };
+        shared.journal.next_ordinal(&key)
+    } else {
+        1
+    };
+    Ok(script.plan(ordinal))
+}
+
 fn failure(status: u16, retry_after: Option<u64>) -> Response<Body> {
     let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = error(
@@ -190,7 +209,8 @@ fn error(status: StatusCode, message: &str, kind: &str) -> Response<Body> {
     json_response(status, openai::error_body(message, kind))
 }
 
-fn json_response(status: StatusCode, bytes: Bytes) -> Response<Body> {
+/// A JSON body with `status`.
+pub(crate) fn json_response(status: StatusCode, bytes: Bytes) -> Response<Body> {
     let mut response = Response::new(stream::full(bytes));
     *response.status_mut() = status;
     response.headers_mut().insert(

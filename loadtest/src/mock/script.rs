@@ -16,6 +16,8 @@ pub const DEFAULT_CONTENT: &str = "Hello from mock";
 pub const DEFAULT_ARGS: &str = r#"{"city":"Paris"}"#;
 /// Default number of content chunks in a stream.
 pub const DEFAULT_CHUNKS: usize = 3;
+/// Default number of `ping` events in an Anthropic stream (the real API sends one).
+pub const DEFAULT_PINGS: usize = 1;
 
 /// How long a stalled request is held before the mock gives up on it.
 pub(crate) const STALL_HOLD: Duration = Duration::from_secs(60);
@@ -104,6 +106,12 @@ pub struct Script {
     pub args: String,
     /// `parallel_tools=<n>`: number of identical tool calls (at least 1).
     pub parallel_tools: usize,
+    /// `error_event=<type>`: Anthropic streams only: an `event: error` of this type right
+    /// after the first content delta, which ends the stream.
+    pub error_event: Option<String>,
+    /// `pings=<n>`: Anthropic streams only: `ping` events before the first content delta,
+    /// spread over the `ttft_ms` wait.
+    pub pings: usize,
 }
 
 impl Default for Script {
@@ -127,6 +135,8 @@ impl Default for Script {
             tool_call: None,
             args: DEFAULT_ARGS.to_owned(),
             parallel_tools: 1,
+            error_event: None,
+            pings: DEFAULT_PINGS,
         }
     }
 }
@@ -230,6 +240,13 @@ impl Script {
                 }
                 self.parallel_tools = n;
             }
+            "error_event" => {
+                if value.is_empty() {
+                    return Err(invalid(name, value, "expected an Anthropic error type"));
+                }
+                self.error_event = Some(value);
+            }
+            "pings" => self.pings = number(name, &value)?,
             _ => return Err(ScriptError::UnknownDirective(name.to_owned())),
         }
         Ok(())
@@ -277,6 +294,8 @@ impl Script {
             answer,
             stall_after: self.stall_after.filter(|_| open(self.stall_times)),
             drop_after: self.drop_after.filter(|_| open(self.drop_times)),
+            error_event: self.error_event.clone(),
+            pings: self.pings,
         }
     }
 }
@@ -293,6 +312,8 @@ pub(crate) struct Plan {
     pub answer: Answer,
     pub stall_after: Option<usize>,
     pub drop_after: Option<usize>,
+    pub error_event: Option<String>,
+    pub pings: usize,
 }
 
 fn decode(name: &str, raw: &str) -> Result<String, ScriptError> {
@@ -340,6 +361,11 @@ mod tests {
         assert!(Script::parse("fail=200").is_err());
         assert!(Script::parse("chunks=x").is_err());
         assert!(Script::parse("json=maybe").is_err());
+        assert!(Script::parse("error_event=").is_err());
+        assert!(Script::parse("pings=-1").is_err());
+        let s = Script::parse("error_event=overloaded_error&pings=3").unwrap();
+        assert_eq!(s.error_event.as_deref(), Some("overloaded_error"));
+        assert_eq!(s.pings, 3);
     }
 
     #[test]

@@ -53,7 +53,7 @@ pub(crate) fn truncated(bytes: Bytes) -> Body {
 }
 
 /// A bounded channel and the body it feeds, one frame per item.
-fn channel() -> (mpsc::Sender<Item>, Body) {
+pub(crate) fn channel() -> (mpsc::Sender<Item>, Body) {
     let (tx, mut rx) = mpsc::channel::<Item>(CHANNEL_FRAMES);
     let body = StreamBody::new(futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))).boxed();
     (tx, body)
@@ -87,25 +87,29 @@ pub(crate) fn spawn(job: StreamJob, journal: Arc<Journal>) -> Body {
 }
 
 /// The client went away (hyper dropped the body).
-struct Gone;
+pub(crate) struct Gone;
 
-struct Sink {
-    tx: mpsc::Sender<Item>,
+/// The writing end of a streamed body.
+pub(crate) struct Sink {
+    pub(crate) tx: mpsc::Sender<Item>,
 }
 
 impl Sink {
-    async fn send(&self, event: Bytes) -> Result<(), Gone> {
+    /// Queues one frame.
+    pub(crate) async fn send(&self, event: Bytes) -> Result<(), Gone> {
         self.tx.send(Ok(Frame::data(event))).await.map_err(|_| Gone)
     }
 
-    async fn pause_until(&self, deadline: Instant) -> Result<(), Gone> {
+    /// Waits until `deadline`, or fails early if the client goes away.
+    pub(crate) async fn pause_until(&self, deadline: Instant) -> Result<(), Gone> {
         tokio::select! {
             () = sleep_until(deadline) => Ok(()),
             () = self.tx.closed() => Err(Gone),
         }
     }
 
-    async fn pause(&self, d: Duration) -> Result<(), Gone> {
+    /// Waits `d`, or fails early if the client goes away.
+    pub(crate) async fn pause(&self, d: Duration) -> Result<(), Gone> {
         if d.is_zero() {
             return Ok(());
         }
@@ -115,7 +119,7 @@ impl Sink {
     /// Fails the body, after letting hyper write out what was already sent:
     /// hyper drops its unflushed write buffer when a body errors, so wait
     /// until the channel is drained and give the connection a moment to flush.
-    async fn cut(&self) -> Result<(), Gone> {
+    pub(crate) async fn cut(&self) -> Result<(), Gone> {
         while self.tx.capacity() < self.tx.max_capacity() {
             self.pause(DRAIN_POLL).await?;
         }
@@ -125,7 +129,7 @@ impl Sink {
 }
 
 /// Whether the stream goes on after a checkpoint.
-enum Next {
+pub(crate) enum Next {
     Continue,
     Ended,
 }
@@ -181,7 +185,7 @@ async fn wait_first_token(
 }
 
 /// Applies `stall_after` / `drop_after` once `sent` content events went out.
-async fn checkpoint(sink: &Sink, plan: &Plan, sent: usize) -> Result<Next, Gone> {
+pub(crate) async fn checkpoint(sink: &Sink, plan: &Plan, sent: usize) -> Result<Next, Gone> {
     if plan.stall_after == Some(sent) {
         sink.pause(STALL_HOLD).await?;
         sink.cut().await?;

@@ -1,0 +1,214 @@
+//! One upstream attempt, bounded by its clock: a whole answer (non-stream), or a stream read
+//! up to its first content-bearing chunk (or to its end, when a JSON-mode stream is buffered).
+
+use futures_util::StreamExt;
+use serde_json::{Map, Value};
+use switchboard_config::{ErrorKind, Policy};
+use switchboard_providers::{ChatRequest, ChunkStream, Completion, ProviderError, StreamChunk};
+use tokio::time::Instant;
+
+use crate::record::AttemptRecord;
+use crate::redact::Redactor;
+use crate::routing::RouteTarget;
+
+use super::fallback::{Attempted, Failure};
+use super::json_check::JsonCheck;
+use super::output::{OutputBuilder, message_tool_calls};
+use super::stream_timing::{AttemptClock, Deadline};
+
+/// What every attempt of one request shares.
+pub struct AttemptContext<'a> {
+    /// The client's body (Switchboard fields removed).
+    pub body: &'a Map<String, Value>,
+    /// The model's policy.
+    pub policy: &'a Policy,
+    /// When the request's budget runs out.
+    pub budget_end: Instant,
+    /// The request's structured-output checks.
+    pub check: &'a JsonCheck,
+    /// Keeps credentials out of messages.
+    pub redactor: &'a Redactor,
+}
+
+/// A whole answer and the JSON check's verdict on it.
+pub struct Answer {
+    /// The answer.
+    pub completion: Completion,
+    /// `Some` where JSON was checked.
+    pub json_valid: Option<bool>,
+}
+
+/// A stream that produced its first content-bearing chunk (or, buffered, all of them).
+pub struct Committed {
+    /// The rest of the upstream stream; `None` when it already ended.
+    pub stream: Option<ChunkStream>,
+    /// Chunks read so far, to send first.
+    pub held: Vec<StreamChunk>,
+    /// The attempt's clock.
+    pub clock: AttemptClock,
+    /// The message so far.
+    pub output: OutputBuilder,
+    /// `Some` when the whole stream was buffered and checked.
+    pub json_valid: Option<bool>,
+}
+
+impl AttemptContext<'_> {
+    fn request<'b>(&'b self, target: &'b RouteTarget, stream: bool) -> ChatRequest<'b> {
+        ChatRequest {
+            body: self.body,
+            model: &target.target.model,
+            stream,
+        }
+    }
+
+    fn record(
+        &self,
+        target: &RouteTarget,
+        clock: &AttemptClock,
+        status: Option<u16>,
+        failure: Option<(ErrorKind, &str)>,
+    ) -> AttemptRecord {
+        AttemptRecord {
+            provider_id: target.target.provider.clone(),
+            provider_model: target.target.model.clone(),
+            status_code: status,
+            error_kind: failure.map(|(kind, _)| kind),
+            error_message: failure.map(|(_, message)| message.to_owned()),
+            latency: clock.started.elapsed().as_secs_f64(),
+            time_to_first_token: clock.time_to_first_token().map(|d| d.as_secs_f64()),
+        }
+    }
+
+    fn failed<T>(
+        &self,
+        target: &RouteTarget,
+        clock: &AttemptClock,
+        failure: Failure<T>,
+    ) -> Attempted<T> {
+        let failure = Failure {
+            message: self.redactor.redact(failure.message),
+            ..failure
+        };
+        let record = self.record(
+            target,
+            clock,
+            failure.status,
+            Some((failure.kind, &failure.message)),
+        );
+        Attempted {
+            result: Err(failure),
+            record,
+        }
+    }
+
+    /// A non-stream attempt, bounded by `timeout_ms` and the budget.
+    pub async fn complete(&self, target: &RouteTarget) -> Attempted<Answer> {
+        let clock = AttemptClock::start(self.policy, self.budget_end);
+        let deadline = clock.end();
+        let call = target.provider.complete(self.request(target, false));
+        let completion = match tokio::time::timeout_at(deadline.at, call).await {
+            Err(_) => return self.failed(target, &clock, timed_out(deadline)),
+            Ok(Err(e)) => return self.failed(target, &clock, from_provider(e)),
+            Ok(Ok(completion)) => completion,
+        };
+        let json_valid = if self.policy.validate_json {
+            let message = completion.message().cloned().unwrap_or(Value::Null);
+            let content = message.get("content").and_then(Value::as_str);
+            match self.check.check(content, message_tool_calls(&message)) {
+                Ok(checked) => checked.map(|()| true),
+                Err(why) => {
+                    let failure = Failure {
+                        payload: Some(Answer {
+                            completion,
+                            json_valid: Some(false),
+                        }),
+                        ..Failure::new(ErrorKind::InvalidJson, Some(200), why)
+                    };
+                    return self.failed(target, &clock, failure);
+                }
+            }
+        } else {
+            None
+        };
+        Attempted {
+            record: self.record(target, &clock, Some(200), None),
+            result: Ok(Answer {
+                completion,
+                json_valid,
+            }),
+        }
+    }
+
+    /// A stream attempt up to its first content-bearing chunk; with `buffer`, to its end and
+    /// through the JSON check.
+    pub async fn stream(&self, target: &RouteTarget, buffer: bool) -> Attempted<Committed> {
+        let mut clock = AttemptClock::start(self.policy, self.budget_end);
+        let deadline = clock.next_content();
+        let call = target.provider.stream(self.request(target, true));
+        let mut stream = match tokio::time::timeout_at(deadline.at, call).await {
+            Err(_) => return self.failed(target, &clock, timed_out(deadline)),
+            Ok(Err(e)) => return self.failed(target, &clock, from_provider(e)),
+            Ok(Ok(stream)) => stream,
+        };
+        let mut held = Vec::new();
+        let mut output = OutputBuilder::default();
+        let ended = loop {
+            let deadline = clock.next_content();
+            let chunk = match tokio::time::timeout_at(deadline.at, stream.next()).await {
+                Err(_) => return self.failed(target, &clock, timed_out(deadline)),
+                Ok(None) => break true,
+                Ok(Some(Err(e))) => return self.failed(target, &clock, from_provider(e)),
+                Ok(Some(Ok(chunk))) => chunk,
+            };
+            let content = chunk.info.is_content_bearing();
+            if content {
+                clock.on_content();
+            }
+            output.push(&chunk.info);
+            held.push(chunk);
+            if content && !buffer {
+                break false;
+            }
+        };
+        let mut json_valid = None;
+        if buffer {
+            match self.check.check(output.content(), output.tool_calls()) {
+                Ok(checked) => json_valid = checked.map(|()| true),
+                Err(why) => {
+                    let failure = Failure {
+                        payload: Some(Committed {
+                            stream: None,
+                            held,
+                            clock: clock.clone(),
+                            output,
+                            json_valid: Some(false),
+                        }),
+                        ..Failure::new(ErrorKind::InvalidJson, Some(200), why)
+                    };
+                    return self.failed(target, &clock, failure);
+                }
+            }
+        }
+        Attempted {
+            record: self.record(target, &clock, Some(200), None),
+            result: Ok(Committed {
+                stream: (!ended).then_some(stream),
+                held,
+                clock,
+                output,
+                json_valid,
+            }),
+        }
+    }
+}
+
+fn timed_out<T>(deadline: Deadline) -> Failure<T> {
+    Failure::new(deadline.kind, None, deadline.what.to_owned())
+}
+
+fn from_provider<T>(error: ProviderError) -> Failure<T> {
+    Failure {
+        retry_after: error.retry_after(),
+        ..Failure::new(error.kind(), error.status(), error.to_string())
+    }
+}

@@ -1,0 +1,255 @@
+//! The attempt engine: runs a request's fallback chain and answers the client.
+//!
+//! - [`fallback`] walks the chain (retries, backoff, Retry-After, budget);
+//! - [`attempt`] makes one upstream call under its [`stream_timing`] clock;
+//! - [`json_check`] checks structured output; [`output`] assembles streamed messages;
+//! - [`relay`] carries a committed stream to the client.
+
+pub mod attempt;
+pub mod fallback;
+pub mod json_check;
+pub mod output;
+pub mod policy;
+pub mod relay;
+pub mod stream_timing;
+
+use http::{HeaderValue, Response, StatusCode};
+use switchboard_config::{ErrorKind, StreamJson};
+use tokio::time::Instant;
+
+use crate::body::{self, ResponseBody};
+use crate::chat_request::ChatRequest;
+use crate::error::GatewayError;
+use crate::metrics;
+use crate::record::RequestStatus;
+use crate::request_log::{RequestLog, Served};
+use crate::routing::Route;
+use crate::state::AppState;
+
+use attempt::{AttemptContext, Committed};
+use fallback::{ChainEnd, Failure};
+use json_check::JsonCheck;
+use relay::Relay;
+
+/// How many SSE frames may wait for a slow client before the relay pauses.
+const STREAM_BUFFER: usize = 64;
+
+/// Serves a chat request over `route`, writing its record to `log`.
+pub async fn serve(
+    state: &AppState,
+    route: &Route,
+    request: ChatRequest,
+    mut log: RequestLog,
+) -> Response<ResponseBody> {
+    let mut warnings = Vec::new();
+    let check = JsonCheck::from_request(&request.body, &mut warnings);
+    log.warnings.append(&mut warnings);
+    let budget_end = Instant::from_std(log.started()) + route.policy.budget();
+    let ChatRequest {
+        body,
+        model,
+        stream,
+        include_usage,
+        ..
+    } = request;
+    let body = &*log.body.insert(body);
+    let ctx = AttemptContext {
+        body,
+        policy: &route.policy,
+        budget_end,
+        check: &check,
+        redactor: &state.redactor,
+    };
+    if stream {
+        let buffer = route.policy.stream_json == StreamJson::Buffer
+            && route.policy.validate_json
+            && check.json_mode();
+        let end = fallback::run(&model, route, budget_end, &mut log.attempts, |i| {
+            ctx.stream(&route.targets[i], buffer)
+        })
+        .await;
+        stream_response(route, end, log, include_usage, check)
+    } else {
+        let end = fallback::run(&model, route, budget_end, &mut log.attempts, |i| {
+            ctx.complete(&route.targets[i])
+        })
+        .await;
+        complete_response(route, end, log)
+    }
+}
+
+fn served(route: &Route, index: usize) -> Served {
+    let target = &route.targets[index].target;
+    Served {
+        provider: target.provider.clone(),
+        model: target.model.clone(),
+        input_cost_per_mtok: target.input_cost_per_mtok,
+        output_cost_per_mtok: target.output_cost_per_mtok,
+    }
+}
+
+fn complete_response(
+    route: &Route,
+    end: ChainEnd<attempt::Answer>,
+    mut log: RequestLog,
+) -> Response<ResponseBody> {
+    let (answer, index) = match end {
+        ChainEnd::Won {
+            value,
+            target_index,
+        } => (value, target_index),
+        ChainEnd::Lost {
+            last: Failure {
+                payload: Some(answer),
+                ..
+            },
+            target_index,
+            summary,
+        } => {
+            // Every attempt returned invalid JSON: the last answer goes back, flagged.
+            log.warnings.push(summary);
+            (answer, target_index)
+        }
+        ChainEnd::Lost {
+            last,
+            target_index,
+            summary,
+            ..
+        } => return failed(route, log, last.kind, last.status, target_index, summary),
+    };
+    let mut served = served(route, index);
+    if let Some(model) = answer.completion.served_model() {
+        served.model = model.to_owned();
+    }
+    log.usage = answer.completion.usage();
+    log.json_valid = answer.json_valid;
+    log.output = answer.completion.message().cloned();
+    let mut response = Response::new(body::full(answer.completion.body));
+    set_headers(&mut response, &log, &served, index, answer.json_valid);
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    log.served = Some(served);
+    log.finish(RequestStatus::Success, 200, None);
+    response
+}
+
+fn stream_response(
+    route: &Route,
+    end: ChainEnd<Committed>,
+    mut log: RequestLog,
+    include_usage: bool,
+    check: JsonCheck,
+) -> Response<ResponseBody> {
+    let (committed, index) = match end {
+        ChainEnd::Won {
+            value,
+            target_index,
+        } => (value, target_index),
+        ChainEnd::Lost {
+            last:
+                Failure {
+                    payload: Some(committed),
+                    ..
+                },
+            target_index,
+            summary,
+        } => {
+            log.warnings.push(summary);
+            (committed, target_index)
+        }
+        ChainEnd::Lost {
+            last,
+            target_index,
+            summary,
+            ..
+        } => return failed(route, log, last.kind, last.status, target_index, summary),
+    };
+    let served = served(route, index);
+    if let Some(first) = committed.clock.first_content {
+        let ttft = first.into_std().saturating_duration_since(log.started());
+        log.time_to_first_token = Some(ttft);
+        metrics::first_token(&log.model, &served.provider, ttft);
+    }
+    let (tx, body) = body::channel(STREAM_BUFFER);
+    let mut response = Response::new(body);
+    set_headers(&mut response, &log, &served, index, committed.json_valid);
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache"),
+    );
+    log.served = Some(served);
+    log.status_sent = Some(200);
+    let relay = Relay {
+        committed,
+        tx,
+        log,
+        include_usage,
+        check,
+        validate_json: route.policy.validate_json,
+    };
+    tokio::spawn(relay.run());
+    response
+}
+
+fn failed(
+    route: &Route,
+    mut log: RequestLog,
+    kind: ErrorKind,
+    status: Option<u16>,
+    index: usize,
+    summary: String,
+) -> Response<ResponseBody> {
+    let status = match status.and_then(|s| StatusCode::from_u16(s).ok()) {
+        Some(status) if status.as_u16() >= 400 => status,
+        _ if kind.is_timeout() => StatusCode::GATEWAY_TIMEOUT,
+        _ => StatusCode::BAD_GATEWAY,
+    };
+    let served = served(route, index);
+    let error = GatewayError::Upstream {
+        status,
+        kind,
+        message: summary,
+    };
+    let mut response = error.response();
+    set_headers(&mut response, &log, &served, index, None);
+    log.served = Some(served);
+    log.finish(
+        RequestStatus::Error,
+        status.as_u16(),
+        Some(error.to_string()),
+    );
+    response
+}
+
+fn set_headers(
+    response: &mut Response<ResponseBody>,
+    log: &RequestLog,
+    served: &Served,
+    index: usize,
+    json_valid: Option<bool>,
+) {
+    let headers = response.headers_mut();
+    let text =
+        |s: &str| HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static("invalid"));
+    headers.insert("x-switchboard-request-id", text(&log.id));
+    headers.insert("x-switchboard-provider", text(&served.provider));
+    headers.insert("x-switchboard-model", text(&served.model));
+    headers.insert(
+        "x-switchboard-attempts",
+        HeaderValue::from(log.attempts.len()),
+    );
+    headers.insert("x-switchboard-fallback-index", HeaderValue::from(index));
+    if let Some(valid) = json_valid {
+        headers.insert(
+            "x-switchboard-json-valid",
+            HeaderValue::from_static(if valid { "true" } else { "false" }),
+        );
+    }
+}

@@ -1,0 +1,104 @@
+//! The one error type of the gateway crate, rendered in OpenAI's error shape.
+
+use bytes::Bytes;
+use http::{HeaderValue, StatusCode};
+use serde_json::json;
+use switchboard_config::ErrorKind;
+
+/// Why a request was answered with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// The body is not JSON, or a field has the wrong type.
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// `model` names nothing configured.
+    #[error(
+        "The model `{0}` does not exist: it is neither configured under [models] nor written provider/model with a configured provider"
+    )]
+    ModelNotFound(String),
+    /// Missing or wrong API key.
+    #[error(
+        "Invalid or missing API key: send `Authorization: Bearer <key>` with a key from server.api_keys"
+    )]
+    Unauthorized,
+    /// The body is larger than `server.max_body_bytes`.
+    #[error("Request body is larger than the limit of {limit} bytes (server.max_body_bytes)")]
+    BodyTooLarge {
+        /// The limit.
+        limit: usize,
+    },
+    /// No such route.
+    #[error("No route for {method} {path}")]
+    NotFound {
+        /// The request method.
+        method: String,
+        /// The request path.
+        path: String,
+    },
+    /// Every target failed (or one failed with a kind that is not retried).
+    #[error("{message}")]
+    Upstream {
+        /// Status for the client.
+        status: StatusCode,
+        /// The last attempt's error kind.
+        kind: ErrorKind,
+        /// Each attempt and why it failed.
+        message: String,
+    },
+    /// The request body could not be read from the client.
+    #[error("Could not read the request body: {0}")]
+    BodyRead(String),
+}
+
+impl GatewayError {
+    /// The HTTP status for this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            GatewayError::InvalidRequest(_) | GatewayError::BodyRead(_) => StatusCode::BAD_REQUEST,
+            GatewayError::ModelNotFound(_) | GatewayError::NotFound { .. } => StatusCode::NOT_FOUND,
+            GatewayError::Unauthorized => StatusCode::UNAUTHORIZED,
+            GatewayError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            GatewayError::Upstream { status, .. } => *status,
+        }
+    }
+
+    fn error_type(&self) -> &'static str {
+        match self {
+            GatewayError::Unauthorized => "authentication_error",
+            GatewayError::Upstream { .. } => "upstream_error",
+            _ => "invalid_request_error",
+        }
+    }
+
+    fn code(&self) -> Option<&'static str> {
+        match self {
+            GatewayError::ModelNotFound(_) => Some("model_not_found"),
+            GatewayError::Unauthorized => Some("invalid_api_key"),
+            GatewayError::BodyTooLarge { .. } => Some("request_too_large"),
+            GatewayError::Upstream { kind, .. } => Some(kind.as_str()),
+            GatewayError::NotFound { .. } => Some("unknown_url"),
+            GatewayError::InvalidRequest(_) | GatewayError::BodyRead(_) => None,
+        }
+    }
+
+    /// `{"error": {"message", "type", "code"}}`.
+    pub fn body(&self) -> serde_json::Value {
+        json!({"error": {"message": self.to_string(), "type": self.error_type(), "code": self.code()}})
+    }
+
+    /// The body as JSON bytes.
+    pub fn body_bytes(&self) -> Bytes {
+        Bytes::from(self.body().to_string())
+    }
+
+    /// A complete HTTP response for this error.
+    pub fn response(&self) -> http::Response<crate::body::ResponseBody> {
+        let mut response = http::Response::new(crate::body::full(self.body_bytes()));
+        *response.status_mut() = self.status();
+        response.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        response
+    }
+}

@@ -1,0 +1,217 @@
+//! The record of one request, built as it goes and submitted exactly once: by `finish`, or by
+//! `Drop` when the request future is dropped because the client went away.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value};
+use switchboard_providers::Usage;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::identity::Identity;
+use crate::metrics;
+use crate::record::{AttemptRecord, LogRecord, RequestStatus};
+use crate::sink::LogSink;
+
+/// The target that served (or was last tried) and its prices.
+#[derive(Debug, Clone, Default)]
+pub struct Served {
+    /// Provider config name.
+    pub provider: String,
+    /// Provider model.
+    pub model: String,
+    /// USD per million prompt tokens.
+    pub input_cost_per_mtok: Option<f64>,
+    /// USD per million completion tokens.
+    pub output_cost_per_mtok: Option<f64>,
+}
+
+/// A request's record in the making.
+pub struct RequestLog {
+    /// The record id (UUIDv7), sent as `x-switchboard-request-id`.
+    pub id: String,
+    started: Instant,
+    start_time: OffsetDateTime,
+    sink: Arc<dyn LogSink>,
+    capture_bodies: bool,
+    /// The model the client named; empty until the body is read.
+    pub model: String,
+    /// True once `model` resolved to a route (then it may label metrics).
+    pub routed: bool,
+    /// `stream: true`.
+    pub stream: bool,
+    /// Identity and metadata.
+    pub identity: Identity,
+    /// The request body, for `input`, `tools` and `response_format`.
+    pub body: Option<Map<String, Value>>,
+    /// Upstream attempts so far, each with the index of its target in the chain.
+    pub attempts: Vec<(usize, AttemptRecord)>,
+    /// Who served, or was tried last.
+    pub served: Option<Served>,
+    /// Request start to the first content-bearing chunk sent to the client.
+    pub time_to_first_token: Option<Duration>,
+    /// Longest gap between content-bearing chunks sent to the client.
+    pub max_stall: Option<Duration>,
+    /// Token counts.
+    pub usage: Option<Usage>,
+    /// The assistant message.
+    pub output: Option<Value>,
+    /// The JSON check's verdict.
+    pub json_valid: Option<bool>,
+    /// Non-fatal problems.
+    pub warnings: Vec<String>,
+    /// The status already sent to the client (streams), if any.
+    pub status_sent: Option<u16>,
+    submitted: bool,
+}
+
+impl RequestLog {
+    /// Starts the record of a request that just arrived.
+    pub fn start(sink: Arc<dyn LogSink>, capture_bodies: bool) -> RequestLog {
+        metrics::inflight(1.0);
+        RequestLog {
+            id: uuid::Uuid::now_v7().to_string(),
+            started: Instant::now(),
+            start_time: OffsetDateTime::now_utc(),
+            sink,
+            capture_bodies,
+            model: String::new(),
+            routed: false,
+            stream: false,
+            identity: Identity::default(),
+            body: None,
+            attempts: Vec::new(),
+            served: None,
+            time_to_first_token: None,
+            max_stall: None,
+            usage: None,
+            output: None,
+            json_valid: None,
+            warnings: Vec::new(),
+            status_sent: None,
+            submitted: false,
+        }
+    }
+
+    /// When the request arrived.
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
+    /// Ends the record with `status` and submits it.
+    pub fn finish(mut self, status: RequestStatus, status_code: u16, error: Option<String>) {
+        self.submit(status, status_code, error);
+    }
+
+    fn submit(&mut self, status: RequestStatus, status_code: u16, error: Option<String>) {
+        if self.submitted {
+            return;
+        }
+        self.submitted = true;
+        metrics::inflight(-1.0);
+        let latency = self.started.elapsed();
+        let provider = self
+            .served
+            .as_ref()
+            .map(|s| s.provider.as_str())
+            .unwrap_or("");
+        let model_label = if self.routed {
+            self.model.as_str()
+        } else {
+            "unknown"
+        };
+        metrics::request_finished(model_label, provider, status.as_str(), latency);
+        if let Some(usage) = self.usage {
+            metrics::tokens(
+                model_label,
+                provider,
+                usage.prompt_tokens,
+                usage.completion_tokens,
+            );
+        }
+        let record = self.build(status, status_code, error, latency);
+        self.sink.submit(record);
+    }
+
+    fn build(
+        &mut self,
+        status: RequestStatus,
+        status_code: u16,
+        error_message: Option<String>,
+        latency: Duration,
+    ) -> LogRecord {
+        let capture = self.capture_bodies && !self.identity.disable_log;
+        let mut body = self.body.take().unwrap_or_default();
+        let served = self.served.take().unwrap_or_default();
+        let cost = self.usage.and_then(|u| {
+            let input = served.input_cost_per_mtok?;
+            let output = served.output_cost_per_mtok.unwrap_or(0.0);
+            Some((u.prompt_tokens as f64 * input + u.completion_tokens as f64 * output) / 1e6)
+        });
+        let attempts = std::mem::take(&mut self.attempts);
+        let fallback_used = attempts.iter().any(|(target, _)| *target > 0);
+        let identity = std::mem::take(&mut self.identity);
+        let mut warnings = std::mem::take(&mut self.warnings);
+        warnings.extend(identity.warnings);
+        let end_time = self.start_time + latency;
+        LogRecord {
+            id: std::mem::take(&mut self.id),
+            timestamp: rfc3339(end_time),
+            start_time: rfc3339(self.start_time),
+            log_type: "chat",
+            model: std::mem::take(&mut self.model),
+            provider_id: (!served.provider.is_empty()).then_some(served.provider),
+            provider_model: (!served.model.is_empty()).then_some(served.model),
+            stream: self.stream,
+            status_code,
+            status,
+            error_message,
+            latency: latency.as_secs_f64(),
+            time_to_first_token: self.time_to_first_token.map(|d| d.as_secs_f64()),
+            max_stall: self.max_stall.map(|d| d.as_secs_f64()),
+            usage: self.usage,
+            cost,
+            input: if capture {
+                body.remove("messages")
+            } else {
+                None
+            },
+            output: if capture { self.output.take() } else { None },
+            tools: body.remove("tools"),
+            response_format: body.remove("response_format"),
+            customer_identifier: identity.customer_identifier,
+            thread_identifier: identity.thread_identifier,
+            metadata: identity.metadata,
+            trace_unique_id: identity.trace_unique_id,
+            span_unique_id: identity.span_unique_id,
+            span_parent_id: identity.span_parent_id,
+            span_name: identity.span_name,
+            retries: attempts.len().saturating_sub(1) as u32,
+            fallback_used,
+            json_valid: self.json_valid,
+            attempts: attempts.into_iter().map(|(_, a)| a).collect(),
+            warnings,
+        }
+    }
+}
+
+impl Drop for RequestLog {
+    fn drop(&mut self) {
+        if !self.submitted {
+            // The request future was dropped: the client went away before the end.
+            let code = self.status_sent.unwrap_or(499);
+            self.submit(
+                RequestStatus::ClientDisconnected,
+                code,
+                Some(
+                    "the client closed the connection before the response was complete".to_owned(),
+                ),
+            );
+        }
+    }
+}
+
+fn rfc3339(time: OffsetDateTime) -> String {
+    time.format(&Rfc3339).unwrap_or_default()
+}

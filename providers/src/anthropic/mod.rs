@@ -1,0 +1,124 @@
+//! The Anthropic Messages API adapter: OpenAI chat requests translated into Messages API
+//! requests, and Anthropic's answers and event streams translated back into OpenAI's shapes.
+//!
+//! [`to_messages_request`] builds the upstream body (and [`dropped_fields`] names what it had to
+//! leave out, for the record's warnings), [`to_chat_completion`] reads a whole answer,
+//! [`anthropic_sse`] reads an event stream; [`AnthropicProvider`] is the adapter itself (URL,
+//! headers, HTTP errors).
+
+mod request;
+mod response;
+mod stream;
+
+use async_trait::async_trait;
+use switchboard_config::{ProviderConfig, ProviderKind};
+
+use crate::error::ProviderError;
+use crate::provider::{ChatRequest, ChunkStream, Completion, Provider};
+use crate::upstream_error;
+
+pub use request::{DEFAULT_MAX_TOKENS, dropped_fields, to_messages_request};
+pub use response::{finish_reason, to_chat_completion};
+pub use stream::{anthropic_sse, error_kind};
+
+/// The `anthropic-version` header value this adapter speaks.
+pub const ANTHROPIC_VERSION: &str = "2023-06-01";
+
+/// Anthropic's Messages API (`POST {base_url}/v1/messages`).
+pub struct AnthropicProvider {
+    name: String,
+    url: String,
+    default_max_tokens: Option<u32>,
+    headers: reqwest::header::HeaderMap,
+    client: reqwest::Client,
+}
+
+impl AnthropicProvider {
+    /// An adapter for `config` (kind `anthropic`, `base_url` like `https://api.anthropic.com`)
+    /// using the shared `client`. Sends `x-api-key`, `anthropic-version` (unless the config's
+    /// `headers` set it) and the config's extra headers.
+    pub fn new(
+        name: &str,
+        config: &ProviderConfig,
+        client: reqwest::Client,
+    ) -> Result<AnthropicProvider, ProviderError> {
+        let mut headers = crate::headers::extra_headers(name, &config.headers)?;
+        if !headers.contains_key("anthropic-version") {
+            headers.insert(
+                "anthropic-version",
+                reqwest::header::HeaderValue::from_static(ANTHROPIC_VERSION),
+            );
+        }
+        if let Some(key) = config.api_key.as_deref().filter(|k| !k.is_empty()) {
+            headers.insert("x-api-key", crate::headers::secret_value(name, key)?);
+        }
+        Ok(AnthropicProvider {
+            name: name.to_owned(),
+            url: format!("{}/v1/messages", config.base_url.trim_end_matches('/')),
+            default_max_tokens: config.default_max_tokens,
+            headers,
+            client,
+        })
+    }
+
+    async fn send(
+        &self,
+        request: ChatRequest<'_>,
+        stream: bool,
+    ) -> Result<reqwest::Response, ProviderError> {
+        let body =
+            to_messages_request(request.body, request.model, stream, self.default_max_tokens)?;
+        let body = serde_json::to_vec(&body).map_err(|e| ProviderError::Translate {
+            message: format!("cannot encode the request: {e}"),
+        })?;
+        let response = self
+            .client
+            .post(&self.url)
+            .headers(self.headers.clone())
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| ProviderError::Connect {
+                message: crate::headers::describe(&e),
+            })?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let headers = response.headers().clone();
+        let body = response.bytes().await.unwrap_or_default();
+        Err(upstream_error::from_response(
+            status.as_u16(),
+            &headers,
+            &body,
+        ))
+    }
+}
+
+#[async_trait]
+impl Provider for AnthropicProvider {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Anthropic
+    }
+
+    async fn complete(&self, request: ChatRequest<'_>) -> Result<Completion, ProviderError> {
+        let response = self.send(request, false).await?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| ProviderError::StreamCut {
+                message: format!("response body broke off: {}", crate::headers::describe(&e)),
+            })?;
+        to_chat_completion(&body)
+    }
+
+    async fn stream(&self, request: ChatRequest<'_>) -> Result<ChunkStream, ProviderError> {
+        let response = self.send(request, true).await?;
+        Ok(anthropic_sse(response.bytes_stream()))
+    }
+}

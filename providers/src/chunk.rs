@@ -1,0 +1,212 @@
+//! What the gateway reads from each OpenAI `chat.completion.chunk` as it passes: one borrowed
+//! parse per chunk, no re-serialisation of the chunk itself.
+
+use std::borrow::Cow;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+/// Token counts as OpenAI reports them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    /// Tokens in the prompt.
+    #[serde(default)]
+    pub prompt_tokens: u64,
+    /// Tokens generated.
+    #[serde(default)]
+    pub completion_tokens: u64,
+    /// Their sum.
+    #[serde(default)]
+    pub total_tokens: u64,
+}
+
+/// One streamed fragment of a tool call.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ToolCallDelta {
+    /// Which tool call of the message this fragment belongs to.
+    pub index: u32,
+    /// Set on the first fragment.
+    pub id: Option<String>,
+    /// Set on the first fragment.
+    pub name: Option<String>,
+    /// A piece of the JSON arguments text.
+    pub arguments: Option<String>,
+}
+
+/// The parts of one chunk that timing, JSON checks and the log record need.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChunkInfo {
+    /// A non-empty `delta.content` of choice 0.
+    pub content: Option<String>,
+    /// A non-empty `delta.refusal` of choice 0.
+    pub refusal: Option<String>,
+    /// `delta.tool_calls` of choice 0.
+    pub tool_calls: Vec<ToolCallDelta>,
+    /// `finish_reason` of choice 0, when set.
+    pub finish_reason: Option<String>,
+    /// `usage`, when the chunk carries it (the final usage chunk).
+    pub usage: Option<Usage>,
+    /// True when choices other than 0 carried content (n > 1).
+    pub other_choice_content: bool,
+    /// True when the chunk has no choices (the usage chunk, or an error event).
+    pub no_choices: bool,
+}
+
+impl ChunkInfo {
+    /// True when the chunk carries generated output: content, a refusal or tool-call data.
+    /// A role-only chunk, an empty delta or a finish/usage chunk is not content-bearing.
+    pub fn is_content_bearing(&self) -> bool {
+        self.content.is_some()
+            || self.refusal.is_some()
+            || !self.tool_calls.is_empty()
+            || self.other_choice_content
+    }
+
+    /// Parses an OpenAI chunk's JSON text.
+    pub fn parse(data: &[u8]) -> Result<ChunkInfo, serde_json::Error> {
+        let raw: RawChunk<'_> = serde_json::from_slice(data)?;
+        let mut info = ChunkInfo {
+            usage: raw.usage,
+            no_choices: raw.choices.is_empty(),
+            ..ChunkInfo::default()
+        };
+        for choice in raw.choices {
+            let Some(delta) = choice.delta else {
+                if choice.index == 0 {
+                    info.finish_reason = choice.finish_reason.map(Cow::into_owned);
+                }
+                continue;
+            };
+            let has_content = delta.content.as_deref().is_some_and(|c| !c.is_empty())
+                || delta.refusal.as_deref().is_some_and(|r| !r.is_empty())
+                || delta.tool_calls.as_ref().is_some_and(|t| !t.is_empty());
+            if choice.index != 0 {
+                info.other_choice_content |= has_content;
+                continue;
+            }
+            info.finish_reason = choice.finish_reason.map(Cow::into_owned);
+            info.content = delta.content.filter(|c| !c.is_empty()).map(Cow::into_owned);
+            info.refusal = delta.refusal.filter(|r| !r.is_empty()).map(Cow::into_owned);
+            info.tool_calls = delta
+                .tool_calls
+                .unwrap_or_default()
+                .into_iter()
+                .map(|t| ToolCallDelta {
+                    index: t.index,
+                    id: t.id.map(Cow::into_owned),
+                    name: t
+                        .function
+                        .as_ref()
+                        .and_then(|f| f.name.clone())
+                        .map(Cow::into_owned),
+                    arguments: t
+                        .function
+                        .and_then(|f| f.arguments)
+                        .filter(|a| !a.is_empty())
+                        .map(Cow::into_owned),
+                })
+                .collect();
+        }
+        Ok(info)
+    }
+}
+
+/// One chunk of an OpenAI-shaped stream, as it goes to the client.
+#[derive(Debug, Clone)]
+pub struct StreamChunk {
+    /// The chunk's JSON text (what follows `data: ` on the wire).
+    pub data: Bytes,
+    /// What was read from it.
+    pub info: ChunkInfo,
+}
+
+impl StreamChunk {
+    /// Parses `data` and keeps it as is.
+    pub fn from_json(data: Bytes) -> Result<StreamChunk, serde_json::Error> {
+        let info = ChunkInfo::parse(&data)?;
+        Ok(StreamChunk { data, info })
+    }
+}
+
+#[derive(Deserialize)]
+struct RawChunk<'a> {
+    #[serde(default, borrow)]
+    choices: Vec<RawChoice<'a>>,
+    #[serde(default)]
+    usage: Option<Usage>,
+}
+
+#[derive(Deserialize)]
+struct RawChoice<'a> {
+    #[serde(default)]
+    index: u32,
+    #[serde(default, borrow)]
+    delta: Option<RawDelta<'a>>,
+    #[serde(default, borrow)]
+    finish_reason: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct RawDelta<'a> {
+    #[serde(default, borrow)]
+    content: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    refusal: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    tool_calls: Option<Vec<RawToolCall<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct RawToolCall<'a> {
+    #[serde(default)]
+    index: u32,
+    #[serde(default, borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    function: Option<RawFunction<'a>>,
+}
+
+#[derive(Deserialize)]
+struct RawFunction<'a> {
+    #[serde(default, borrow)]
+    name: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    arguments: Option<Cow<'a, str>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_only_and_empty_chunks_are_not_content() {
+        let role = br#"{"choices":[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"finish_reason":null}]}"#;
+        assert!(!ChunkInfo::parse(role).unwrap().is_content_bearing());
+        let finish = br#"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#;
+        let info = ChunkInfo::parse(finish).unwrap();
+        assert!(!info.is_content_bearing());
+        assert_eq!(info.finish_reason.as_deref(), Some("stop"));
+    }
+
+    #[test]
+    fn content_and_tool_fragments_are_content() {
+        let text = br#"{"choices":[{"index":0,"delta":{"content":"Hi \"there\""}}]}"#;
+        let info = ChunkInfo::parse(text).unwrap();
+        assert_eq!(info.content.as_deref(), Some("Hi \"there\""));
+        let tool = br#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"id":"call_1","type":"function","function":{"name":"f","arguments":""}}]}}]}"#;
+        let info = ChunkInfo::parse(tool).unwrap();
+        assert!(info.is_content_bearing());
+        assert_eq!(info.tool_calls[0].index, 1);
+        assert_eq!(info.tool_calls[0].name.as_deref(), Some("f"));
+        assert_eq!(info.tool_calls[0].arguments, None);
+    }
+
+    #[test]
+    fn usage_chunk_is_read() {
+        let usage =
+            br#"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}}"#;
+        let info = ChunkInfo::parse(usage).unwrap();
+        assert!(info.no_choices);
+        assert_eq!(info.usage.unwrap().total_tokens, 7);
+    }
+}

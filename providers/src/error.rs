@@ -1,0 +1,84 @@
+//! The one error type of this crate: why an upstream call failed, classified into an
+//! [`ErrorKind`] for the retry policy.
+
+use std::time::Duration;
+
+use switchboard_config::ErrorKind;
+
+/// Why one upstream call failed. Messages never contain credentials.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ProviderError {
+    /// No response: connection refused, DNS, TLS, or the connection broke before the head.
+    #[error("connection failed: {message}")]
+    Connect {
+        /// What the HTTP client said.
+        message: String,
+    },
+    /// The provider answered with an error status.
+    #[error("HTTP {status}: {message}")]
+    Status {
+        /// The upstream status code.
+        status: u16,
+        /// The provider's error message (trimmed).
+        message: String,
+        /// The provider's `Retry-After`, when it sent one.
+        retry_after: Option<Duration>,
+    },
+    /// The provider sent an error event in the middle of a stream.
+    #[error("error event mid-stream: {message}")]
+    StreamError {
+        /// The provider's error message.
+        message: String,
+        /// The kind it maps to (an overloaded provider is 5xx, a rate limit 429).
+        kind: ErrorKind,
+    },
+    /// The stream ended or broke before it finished.
+    #[error("stream cut: {message}")]
+    StreamCut {
+        /// What happened.
+        message: String,
+    },
+    /// The provider's answer could not be read (not JSON, not the expected shape).
+    #[error("malformed response: {message}")]
+    Malformed {
+        /// What was wrong.
+        message: String,
+    },
+    /// The request cannot be sent to this provider as it is.
+    #[error("cannot translate the request: {message}")]
+    Translate {
+        /// What could not be translated.
+        message: String,
+    },
+}
+
+impl ProviderError {
+    /// The error kind the retry policy, metrics and the record use.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            ProviderError::Connect { .. } | ProviderError::StreamCut { .. } => ErrorKind::Connect,
+            ProviderError::Status { status, .. } => {
+                ErrorKind::from_status(*status).unwrap_or(ErrorKind::ServerError)
+            }
+            ProviderError::StreamError { kind, .. } => *kind,
+            ProviderError::Malformed { .. } => ErrorKind::ServerError,
+            ProviderError::Translate { .. } => ErrorKind::ClientError,
+        }
+    }
+
+    /// The upstream HTTP status, when there was one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ProviderError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// How long the provider asked us to wait before trying again.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ProviderError::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,265 @@
+//! The OpenAI-compatible adapter (OpenAI, Groq, Together, vLLM, Ollama, ...) and its Azure
+//! variant: the body passes through untouched except `model`, `stream` and `stream_options`.
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use eventsource_stream::Eventsource;
+use futures_util::StreamExt;
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::{Map, Value};
+use switchboard_config::{ErrorKind, ProviderConfig, ProviderKind};
+
+use crate::chunk::StreamChunk;
+use crate::error::ProviderError;
+use crate::provider::{ChatRequest, ChunkStream, Completion, Provider};
+use crate::upstream_error;
+
+/// An OpenAI-compatible chat completions API (or an Azure OpenAI resource).
+pub struct OpenAiProvider {
+    name: String,
+    kind: ProviderKind,
+    base_url: String,
+    api_version: Option<String>,
+    headers: reqwest::header::HeaderMap,
+    client: reqwest::Client,
+}
+
+impl OpenAiProvider {
+    /// An adapter for `config` (kind `openai` or `azure`) using the shared `client`.
+    pub fn new(
+        name: &str,
+        config: &ProviderConfig,
+        client: reqwest::Client,
+    ) -> Result<OpenAiProvider, ProviderError> {
+        let mut headers = crate::headers::extra_headers(name, &config.headers)?;
+        if let Some(key) = config.api_key.as_deref().filter(|k| !k.is_empty()) {
+            let (header, value) = match config.kind {
+                ProviderKind::Azure => ("api-key", key.to_owned()),
+                _ => ("authorization", format!("Bearer {key}")),
+            };
+            headers.insert(header, crate::headers::secret_value(name, &value)?);
+        }
+        Ok(OpenAiProvider {
+            name: name.to_owned(),
+            kind: config.kind,
+            base_url: config.base_url.trim_end_matches('/').to_owned(),
+            api_version: config.api_version.clone(),
+            headers,
+            client,
+        })
+    }
+
+    fn url(&self, model: &str) -> String {
+        match (self.kind, &self.api_version) {
+            (ProviderKind::Azure, Some(version)) => format!(
+                "{}/openai/deployments/{}/chat/completions?api-version={}",
+                self.base_url,
+                url::form_urlencoded::byte_serialize(model.as_bytes()).collect::<String>(),
+                url::form_urlencoded::byte_serialize(version.as_bytes()).collect::<String>(),
+            ),
+            _ => format!("{}/chat/completions", self.base_url),
+        }
+    }
+
+    async fn send(&self, request: ChatRequest<'_>) -> Result<reqwest::Response, ProviderError> {
+        let body =
+            serde_json::to_vec(&UpstreamBody(request)).map_err(|e| ProviderError::Translate {
+                message: format!("cannot encode the request: {e}"),
+            })?;
+        let response = self
+            .client
+            .post(self.url(request.model))
+            .headers(self.headers.clone())
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| ProviderError::Connect {
+                message: crate::headers::describe(&e),
+            })?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let headers = response.headers().clone();
+        let body = response.bytes().await.unwrap_or_default();
+        Err(upstream_error::from_response(
+            status.as_u16(),
+            &headers,
+            &body,
+        ))
+    }
+}
+
+#[async_trait]
+impl Provider for OpenAiProvider {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn kind(&self) -> ProviderKind {
+        self.kind
+    }
+
+    async fn complete(&self, request: ChatRequest<'_>) -> Result<Completion, ProviderError> {
+        let response = self
+            .send(ChatRequest {
+                stream: false,
+                ..request
+            })
+            .await?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| ProviderError::StreamCut {
+                message: format!("response body broke off: {}", crate::headers::describe(&e)),
+            })?;
+        Completion::from_body(body)
+    }
+
+    async fn stream(&self, request: ChatRequest<'_>) -> Result<ChunkStream, ProviderError> {
+        let response = self
+            .send(ChatRequest {
+                stream: true,
+                ..request
+            })
+            .await?;
+        Ok(openai_sse(response.bytes_stream()))
+    }
+}
+
+/// The request body for upstream: the client's fields in their order, with `model`, `stream`
+/// and (for streams) `stream_options.include_usage` set by the gateway, so usage is always
+/// reported. Serialised straight from the borrowed map, without cloning it.
+struct UpstreamBody<'a>(ChatRequest<'a>);
+
+impl Serialize for UpstreamBody<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let request = &self.0;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("model", request.model)?;
+        for (key, value) in request.body {
+            match key.as_str() {
+                "model" | "stream" => {}
+                "stream_options" if request.stream => {}
+                _ => map.serialize_entry(key, value)?,
+            }
+        }
+        map.serialize_entry("stream", &request.stream)?;
+        if request.stream {
+            let mut options = request
+                .body
+                .get("stream_options")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_else(Map::new);
+            options.insert("include_usage".to_owned(), Value::Bool(true));
+            map.serialize_entry("stream_options", &options)?;
+        }
+        map.end()
+    }
+}
+
+/// Decodes an OpenAI SSE body into chunks: `[DONE]` ends it, an `{"error": ...}` event fails it,
+/// and an end without `[DONE]` or a finish reason is a cut stream.
+pub fn openai_sse<S, E>(body: S) -> ChunkStream
+where
+    S: futures_util::Stream<Item = Result<Bytes, E>> + Send + 'static,
+    E: std::fmt::Display + Send + 'static,
+{
+    struct State<T> {
+        events: T,
+        finished: bool,
+        done: bool,
+    }
+    let state = State {
+        events: Box::pin(body.eventsource()),
+        finished: false,
+        done: false,
+    };
+    Box::pin(futures_util::stream::unfold(
+        state,
+        |mut state| async move {
+            if state.done {
+                return None;
+            }
+            loop {
+                let item = match state.events.next().await {
+                    None if state.finished => return None,
+                    None => {
+                        state.done = true;
+                        let err = ProviderError::StreamCut {
+                            message: "upstream closed the stream before [DONE]".to_owned(),
+                        };
+                        return Some((Err(err), state));
+                    }
+                    Some(Err(e)) => {
+                        state.done = true;
+                        let err = ProviderError::StreamCut {
+                            message: format!("upstream stream broke: {e}"),
+                        };
+                        return Some((Err(err), state));
+                    }
+                    Some(Ok(event)) => event,
+                };
+                if item.data.is_empty() {
+                    continue;
+                }
+                if item.data.trim() == "[DONE]" {
+                    return None;
+                }
+                let data = Bytes::from(item.data);
+                let chunk = match StreamChunk::from_json(data) {
+                    Ok(chunk) => chunk,
+                    Err(e) => {
+                        state.done = true;
+                        let err = stream_error_event(&e, &item.event);
+                        return Some((Err(err), state));
+                    }
+                };
+                if chunk.info.finish_reason.is_some() {
+                    state.finished = true;
+                }
+                if chunk.info.no_choices
+                    && chunk.info.usage.is_none()
+                    && let Some(err) = error_event(&chunk.data)
+                {
+                    state.done = true;
+                    return Some((Err(err), state));
+                }
+                return Some((Ok(chunk), state));
+            }
+        },
+    ))
+}
+
+fn stream_error_event(e: &serde_json::Error, event: &str) -> ProviderError {
+    let suffix = if event.is_empty() || event == "message" {
+        String::new()
+    } else {
+        format!(" (event `{event}`)")
+    };
+    ProviderError::Malformed {
+        message: format!("a stream chunk is not valid JSON{suffix}: {e}"),
+    }
+}
+
+/// An OpenAI mid-stream error: `{"error": {"message": ...}}` with no choices.
+fn error_event(data: &[u8]) -> Option<ProviderError> {
+    let value: Value = serde_json::from_slice(data).ok()?;
+    let error = value.get("error")?;
+    let message = error
+        .get("message")
+        .and_then(Value::as_str)
+        .unwrap_or("upstream sent an error event")
+        .to_owned();
+    let kind = match error
+        .get("code")
+        .or_else(|| error.get("type"))
+        .and_then(Value::as_str)
+    {
+        Some(code) if code.contains("rate_limit") => ErrorKind::RateLimited,
+        _ => ErrorKind::ServerError,
+    };
+    Some(ProviderError::StreamError { message, kind })
+}

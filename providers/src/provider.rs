@@ -1,0 +1,84 @@
+//! The provider trait: one adapter per wire format, speaking OpenAI's format to the gateway.
+
+use std::pin::Pin;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::Stream;
+use serde_json::{Map, Value};
+use switchboard_config::ProviderKind;
+
+use crate::chunk::{StreamChunk, Usage};
+use crate::error::ProviderError;
+
+/// OpenAI chat chunks from one upstream stream, in order; ends after the last chunk.
+pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<StreamChunk, ProviderError>> + Send>>;
+
+/// One upstream call: the client's OpenAI request (gateway fields removed) and the target.
+#[derive(Debug, Clone, Copy)]
+pub struct ChatRequest<'a> {
+    /// The OpenAI request body as the client sent it, without Switchboard's own fields.
+    pub body: &'a Map<String, Value>,
+    /// The model name this provider serves (the target's `model`).
+    pub model: &'a str,
+    /// Whether the gateway wants a stream.
+    pub stream: bool,
+}
+
+/// A whole (non-stream) answer, in OpenAI's `chat.completion` shape.
+#[derive(Debug, Clone)]
+pub struct Completion {
+    /// The JSON text for the client.
+    pub body: Bytes,
+    /// The same, parsed (for JSON checks, usage and the log record).
+    pub json: Value,
+}
+
+impl Completion {
+    /// Parses `body`, which must be a JSON object.
+    pub fn from_body(body: Bytes) -> Result<Completion, ProviderError> {
+        let json: Value = serde_json::from_slice(&body).map_err(|e| ProviderError::Malformed {
+            message: format!("response body is not JSON: {e}"),
+        })?;
+        if !json.is_object() {
+            return Err(ProviderError::Malformed {
+                message: "response body is not a JSON object".to_owned(),
+            });
+        }
+        Ok(Completion { body, json })
+    }
+
+    /// `usage` of the answer, when reported.
+    pub fn usage(&self) -> Option<Usage> {
+        self.json
+            .get("usage")
+            .and_then(|u| serde_json::from_value(u.clone()).ok())
+    }
+
+    /// `choices[0].message`, when present.
+    pub fn message(&self) -> Option<&Value> {
+        self.json.pointer("/choices/0/message")
+    }
+
+    /// `model` as the provider reported it.
+    pub fn served_model(&self) -> Option<&str> {
+        self.json.get("model").and_then(Value::as_str)
+    }
+}
+
+/// An upstream LLM API, spoken to in its own wire format and answering in OpenAI's.
+#[async_trait]
+pub trait Provider: Send + Sync + 'static {
+    /// The `[providers.<name>]` key.
+    fn name(&self) -> &str;
+
+    /// The wire format.
+    fn kind(&self) -> ProviderKind;
+
+    /// A non-stream call: resolves with the whole answer or the failure.
+    async fn complete(&self, request: ChatRequest<'_>) -> Result<Completion, ProviderError>;
+
+    /// A stream call: resolves once the upstream response head is in and its status is a
+    /// success; the stream then yields OpenAI chunks. Dropping the stream cancels the call.
+    async fn stream(&self, request: ChatRequest<'_>) -> Result<ChunkStream, ProviderError>;
+}

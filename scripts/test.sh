@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The test command (README): installs what the tests need when it is missing, builds every
+# binary the stories start, then runs the whole suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# redis-server: the log-pipeline stories start their own on a free port.
+if ! command -v redis-server >/dev/null 2>&1; then
+  echo "installing redis-server (Debian package)" >&2
+  apt-get update -qq && apt-get install -y -qq redis-server >/dev/null
+fi
+# The official OpenAI Python SDK: one story drives the gateway with it.
+if ! python3 -c 'import openai' >/dev/null 2>&1; then
+  echo "installing the openai Python SDK (PyPI)" >&2
+  python3 -m pip install -q openai
+fi
+
+cargo build --workspace --bins
+cargo test --workspace "$@"

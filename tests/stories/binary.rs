@@ -1,0 +1,1 @@
+//! Stories arrive in the next commit.
