@@ -84,3 +84,38 @@ impl Drop for Process {
         let _ = self.child.wait();
     }
 }
+
+/// A fresh empty directory under the system temp dir, unique to this process and `tag`
+/// (removed first if a previous run left it).
+pub fn temp_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("switchboard-tests-{}-{tag}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create a temp dir");
+    dir
+}
+
+impl Process {
+    /// Waits for the process to exit (panics after `within`, leaving it to `Drop` to kill).
+    pub async fn wait_exit(&mut self, within: Duration) -> std::process::ExitStatus {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("child status") {
+                return status;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                panic!("switchboard did not exit within {within:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Everything the process wrote to stderr (call after it exited).
+    pub fn stderr(&mut self) -> String {
+        use std::io::Read;
+        let mut text = String::new();
+        if let Some(mut stderr) = self.child.stderr.take() {
+            let _ = stderr.read_to_string(&mut text);
+        }
+        text
+    }
+}

@@ -185,7 +185,11 @@ impl StreamEnd {
     pub fn content(&self) -> String {
         self.chunks()
             .iter()
-            .filter_map(|c| c.pointer("/choices/0/delta/content").and_then(Value::as_str).map(str::to_owned))
+            .filter_map(|c| {
+                c.pointer("/choices/0/delta/content")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
             .collect()
     }
 }

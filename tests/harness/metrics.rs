@@ -14,9 +14,11 @@ pub fn metric_value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f
             if series_name != name {
                 return None;
             }
-            let all_match = labels
-                .iter()
-                .all(|(k, v)| label_text.split(',').any(|pair| pair == format!("{k}=\"{v}\"")));
+            let all_match = labels.iter().all(|(k, v)| {
+                label_text
+                    .split(',')
+                    .any(|pair| pair == format!("{k}=\"{v}\""))
+            });
             if all_match { value.parse().ok() } else { None }
         })
 }

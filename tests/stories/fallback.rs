@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use switchboard_tests::{mock, Gateway};
+use switchboard_tests::{Gateway, mock};
 
 fn ask(model: &str) -> serde_json::Value {
     json!({"model": model, "messages": [{"role": "user", "content": "hello"}]})
@@ -45,18 +45,32 @@ backoff_ms = 10"#,
     assert_eq!(reply.header("x-switchboard-provider"), Some("backup"));
     assert_eq!(reply.header("x-switchboard-attempts"), Some("3"));
     assert_eq!(reply.header("x-switchboard-fallback-index"), Some("1"));
-    assert_eq!(mock.requests_for("a").len(), 2, "one try and one retry on the primary");
+    assert_eq!(
+        mock.requests_for("a").len(),
+        2,
+        "one try and one retry on the primary"
+    );
 
     let record = gateway.records.wait_for(1).await.remove(0);
     assert_eq!(record["retries"], 2);
     assert_eq!(record["fallback_used"], true);
     assert_eq!(record["provider_id"], "backup");
-    let kinds: Vec<_> = record["attempts"].as_array().unwrap().iter().map(|a| a["error_kind"].clone()).collect();
+    let kinds: Vec<_> = record["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["error_kind"].clone())
+        .collect();
     assert_eq!(kinds, vec![json!("5xx"), json!("5xx"), json!(null)]);
     assert_eq!(record["attempts"][0]["status_code"], 503);
 
     let metrics = gateway.client().get("/metrics").await.text;
-    assert!(metrics.contains(r#"switchboard_retries_total{model="fb-503",provider="primary",reason="5xx"} 1"#), "{metrics}");
+    assert!(
+        metrics.contains(
+            r#"switchboard_retries_total{model="fb-503",provider="primary",reason="5xx"} 1"#
+        ),
+        "{metrics}"
+    );
     assert!(metrics.contains(r#"switchboard_fallbacks_total{model="fb-503",from_provider="primary",to_provider="backup",reason="5xx"} 1"#), "{metrics}");
 }
 
@@ -95,8 +109,16 @@ budget_ms = 5000"#,
     let started = Instant::now();
     let reply = gateway.client().chat(&ask("fb-429")).await;
     assert_eq!(reply.status, 200);
-    assert_eq!(reply.header("x-switchboard-provider"), Some("primary"), "the retry after the wait served it");
-    assert!(started.elapsed() >= Duration::from_millis(950), "waited {:?}", started.elapsed());
+    assert_eq!(
+        reply.header("x-switchboard-provider"),
+        Some("primary"),
+        "the retry after the wait served it"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(950),
+        "waited {:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -115,13 +137,21 @@ budget_ms = 2000"#,
     assert_eq!(reply.status, 200);
     assert_eq!(reply.header("x-switchboard-provider"), Some("backup"));
     assert_eq!(reply.header("x-switchboard-attempts"), Some("2"));
-    assert!(started.elapsed() < Duration::from_millis(900), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(900),
+        "took {:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
 async fn an_unreachable_provider_is_a_connect_error_and_falls_back() {
     let mock = mock().await;
-    let closed_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let gateway = Gateway::start(&format!(
         r#"
 [providers.down]
@@ -163,8 +193,14 @@ retries = 0"#,
     assert_eq!(error["type"], "upstream_error");
     assert_eq!(error["code"], "5xx");
     let message = error["message"].as_str().unwrap();
-    assert!(message.contains("primary/a?fail=503") && message.contains("HTTP 503"), "{message}");
-    assert!(message.contains("backup/b?fail=502") && message.contains("HTTP 502"), "{message}");
+    assert!(
+        message.contains("primary/a?fail=503") && message.contains("HTTP 503"),
+        "{message}"
+    );
+    assert!(
+        message.contains("backup/b?fail=502") && message.contains("HTTP 502"),
+        "{message}"
+    );
     assert!(!reply.text.contains("sk-primary-secret") && !reply.text.contains("sk-backup-secret"));
 
     let record = gateway.records.wait_for(1).await.remove(0);
@@ -190,8 +226,16 @@ budget_ms = 600"#,
     let took = started.elapsed();
     assert_eq!(reply.status, 504, "{}", reply.text);
     assert_eq!(reply.json()["error"]["code"], "timeout");
-    assert!(took >= Duration::from_millis(550) && took < Duration::from_millis(1500), "took {took:?}");
-    assert!(reply.json()["error"]["message"].as_str().unwrap().contains("budget_ms"));
+    assert!(
+        took >= Duration::from_millis(550) && took < Duration::from_millis(1500),
+        "took {took:?}"
+    );
+    assert!(
+        reply.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("budget_ms")
+    );
 }
 
 #[tokio::test]

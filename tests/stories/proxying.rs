@@ -1,8 +1,8 @@
 //! A team swaps its OpenAI client's base URL to Switchboard: requests and answers pass through
 //! unchanged, Switchboard's own fields stay behind, and the response says who served it.
 
-use serde_json::{json, Value};
-use switchboard_tests::{mock, Gateway};
+use serde_json::{Value, json};
+use switchboard_tests::{Gateway, mock};
 
 fn config(mock_url: &str) -> String {
     format!(
@@ -43,32 +43,52 @@ async fn a_chat_completion_passes_through_with_unknown_fields_untouched() {
     assert_eq!(reply.header("x-switchboard-model"), Some("gpt-4o-mini"));
     assert_eq!(reply.header("x-switchboard-attempts"), Some("1"));
     assert_eq!(reply.header("x-switchboard-fallback-index"), Some("0"));
-    assert!(reply.header("content-type").unwrap_or("").starts_with("application/json"));
+    assert!(
+        reply
+            .header("content-type")
+            .unwrap_or("")
+            .starts_with("application/json")
+    );
 
     let upstream = &mock.requests()[0];
     assert_eq!(upstream.body["model"], "gpt-4o-mini");
     assert_eq!(upstream.body["temperature"], 0.2);
-    assert_eq!(upstream.body["some_future_openai_field"], json!({"nested": [1, 2, 3]}));
+    assert_eq!(
+        upstream.body["some_future_openai_field"],
+        json!({"nested": [1, 2, 3]})
+    );
     for field in ["customer_identifier", "thread_identifier", "metadata"] {
-        assert!(upstream.body.get(field).is_none(), "{field} leaked upstream");
+        assert!(
+            upstream.body.get(field).is_none(),
+            "{field} leaked upstream"
+        );
     }
     assert_eq!(
-        upstream.headers.get("authorization").and_then(|v| v.to_str().ok()),
+        upstream
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok()),
         Some("Bearer sk-upstream-secret")
     );
 
-    let id = reply.header("x-switchboard-request-id").expect("request id");
+    let id = reply
+        .header("x-switchboard-request-id")
+        .expect("request id");
     let record = gateway.records.by_id(id).await;
     assert_eq!(record["status"], "success");
     assert_eq!(record["model"], "voice-fast");
     assert_eq!(record["provider_id"], "openai");
     assert_eq!(record["customer_identifier"], "acct_9");
     assert_eq!(record["thread_identifier"], "call_123");
-    assert_eq!(record["metadata"], json!({"language": "es", "use_case": "intent"}));
+    assert_eq!(
+        record["metadata"],
+        json!({"language": "es", "use_case": "intent"})
+    );
     assert_eq!(record["input"][0]["content"], "hola");
     assert_eq!(record["output"]["content"], "Hello from mock");
     let usage = &record["usage"];
-    let expected_cost = usage["prompt_tokens"].as_f64().unwrap() + 2.0 * usage["completion_tokens"].as_f64().unwrap();
+    let expected_cost = usage["prompt_tokens"].as_f64().unwrap()
+        + 2.0 * usage["completion_tokens"].as_f64().unwrap();
     assert_eq!(record["cost"].as_f64(), Some(expected_cost));
     assert_eq!(record["attempts"].as_array().map(Vec::len), Some(1));
     assert!(!record.to_string().contains("sk-upstream-secret"));
@@ -95,16 +115,29 @@ async fn a_stream_arrives_as_openai_sse_ending_in_done() {
     let chunks = end.chunks();
     assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
     assert_eq!(end.content(), "Hello from mock");
-    assert_eq!(chunks.last().unwrap()["choices"][0]["finish_reason"], "stop");
+    assert_eq!(
+        chunks.last().unwrap()["choices"][0]["finish_reason"],
+        "stop"
+    );
     // The client did not ask for usage, so the usage chunk Switchboard requests upstream is held back.
-    assert!(chunks.iter().all(|c| c["choices"].as_array().is_some_and(|a| !a.is_empty())));
-    assert_eq!(mock.requests()[0].body["stream_options"]["include_usage"], true);
+    assert!(
+        chunks
+            .iter()
+            .all(|c| c["choices"].as_array().is_some_and(|a| !a.is_empty()))
+    );
+    assert_eq!(
+        mock.requests()[0].body["stream_options"]["include_usage"],
+        true
+    );
 
     let record = &gateway.records.wait_for(1).await[0];
     assert_eq!(record["stream"], true);
     assert_eq!(record["status"], "success");
     assert!(record["time_to_first_token"].as_f64().is_some());
-    assert!(record["usage"]["completion_tokens"].as_u64().unwrap() > 0, "usage kept for the record");
+    assert!(
+        record["usage"]["completion_tokens"].as_u64().unwrap() > 0,
+        "usage kept for the record"
+    );
     assert_eq!(record["output"]["content"], "Hello from mock");
 }
 
@@ -114,8 +147,10 @@ async fn a_stream_with_include_usage_gets_the_usage_chunk() {
     let gateway = Gateway::start(&config(&mock.base_url())).await;
     let end = gateway
         .client()
-        .stream(&json!({"model": "voice-fast", "messages": [{"role": "user", "content": "hi"}],
-                        "stream_options": {"include_usage": true}}))
+        .stream(
+            &json!({"model": "voice-fast", "messages": [{"role": "user", "content": "hi"}],
+                        "stream_options": {"include_usage": true}}),
+        )
         .await
         .finish()
         .await;
@@ -151,7 +186,11 @@ targets = [{{ provider = "openai", model = "gpt-4o?tool_call=lookup&args=%7B%22c
     let mut arguments = vec![String::new(), String::new()];
     let mut ids = vec![None, None];
     for chunk in end.chunks() {
-        for call in chunk["choices"][0]["delta"]["tool_calls"].as_array().into_iter().flatten() {
+        for call in chunk["choices"][0]["delta"]["tool_calls"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
             let index = call["index"].as_u64().unwrap() as usize;
             if let Some(id) = call["id"].as_str() {
                 ids[index] = Some(id.to_owned());
@@ -160,13 +199,25 @@ targets = [{{ provider = "openai", model = "gpt-4o?tool_call=lookup&args=%7B%22c
             arguments[index].push_str(call["function"]["arguments"].as_str().unwrap_or(""));
         }
     }
-    assert_eq!(ids, vec![Some("call_mock_1".to_owned()), Some("call_mock_2".to_owned())]);
+    assert_eq!(
+        ids,
+        vec![
+            Some("call_mock_1".to_owned()),
+            Some("call_mock_2".to_owned())
+        ]
+    );
     for args in &arguments {
-        assert_eq!(serde_json::from_str::<Value>(args).unwrap(), json!({"city": "Paris", "days": 3}));
+        assert_eq!(
+            serde_json::from_str::<Value>(args).unwrap(),
+            json!({"city": "Paris", "days": 3})
+        );
     }
     let record = &gateway.records.wait_for(1).await[0];
     assert_eq!(record["json_valid"], true, "tool arguments were checked");
-    assert_eq!(record["output"]["tool_calls"][1]["function"]["name"], "lookup");
+    assert_eq!(
+        record["output"]["tool_calls"][1]["function"]["name"],
+        "lookup"
+    );
 }
 
 #[tokio::test]
@@ -199,7 +250,9 @@ async fn models_health_readiness_and_metrics_answer() {
         .await;
     let metrics = client.get("/metrics").await.text;
     assert!(
-        metrics.contains(r#"switchboard_requests_total{model="voice-fast",provider="openai",status="success"}"#),
+        metrics.contains(
+            r#"switchboard_requests_total{model="voice-fast",provider="openai",status="success"}"#
+        ),
         "{metrics}"
     );
     assert!(metrics.contains("switchboard_request_duration_seconds_bucket"));
@@ -224,6 +277,14 @@ async fn with_api_keys_set_only_a_known_key_gets_in() {
     assert!(!wrong.text.contains("sb-client-key"));
     let ok = gateway.client().with_key("sb-client-key").chat(&body).await;
     assert_eq!(ok.status, 200);
-    assert_eq!(gateway.client().get("/healthz").await.status, 200, "health stays open");
-    assert_eq!(mock.requests().len(), 1, "rejected calls never reach the provider");
+    assert_eq!(
+        gateway.client().get("/healthz").await.status,
+        200,
+        "health stays open"
+    );
+    assert_eq!(
+        mock.requests().len(),
+        1,
+        "rejected calls never reach the provider"
+    );
 }

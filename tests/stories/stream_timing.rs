@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use switchboard_tests::{mock, Gateway};
+use switchboard_tests::{Gateway, mock};
 
 fn ask(model: &str) -> serde_json::Value {
     json!({"model": model, "messages": [{"role": "user", "content": "hello"}]})
@@ -33,18 +33,35 @@ retries = 0
 #[tokio::test]
 async fn a_slow_first_token_falls_back_invisibly() {
     let mock = mock().await;
-    let gateway = Gateway::start(&chain(&mock.base_url(), "st-ftt", "a?ttft_ms=3000", "first_token_timeout_ms = 200")).await;
+    let gateway = Gateway::start(&chain(
+        &mock.base_url(),
+        "st-ftt",
+        "a?ttft_ms=3000",
+        "first_token_timeout_ms = 200",
+    ))
+    .await;
     let started = Instant::now();
     let stream = gateway.client().stream(&ask("st-ftt")).await;
     assert_eq!(stream.status, 200);
     assert_eq!(stream.header("x-switchboard-fallback-index"), Some("1"));
     assert_eq!(stream.header("x-switchboard-provider"), Some("backup"));
     let end = stream.finish().await;
-    assert!(started.elapsed() < Duration::from_millis(1500), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "took {:?}",
+        started.elapsed()
+    );
     assert!(end.done());
-    assert_eq!(end.content(), "from backup", "nothing of the slow attempt reached the client");
     assert_eq!(
-        end.chunks().iter().filter(|c| c["choices"][0]["delta"]["role"] == "assistant").count(),
+        end.content(),
+        "from backup",
+        "nothing of the slow attempt reached the client"
+    );
+    assert_eq!(
+        end.chunks()
+            .iter()
+            .filter(|c| c["choices"][0]["delta"]["role"] == "assistant")
+            .count(),
         1,
         "one role chunk: the abandoned attempt's was never sent"
     );
@@ -53,7 +70,10 @@ async fn a_slow_first_token_falls_back_invisibly() {
     assert_eq!(record["attempts"][0]["error_kind"], "first_token_timeout");
     assert_eq!(record["fallback_used"], true);
     let ttft = record["time_to_first_token"].as_f64().unwrap();
-    assert!(ttft >= 0.2, "client-visible ttft includes the abandoned attempt: {ttft}");
+    assert!(
+        ttft >= 0.2,
+        "client-visible ttft includes the abandoned attempt: {ttft}"
+    );
     let metrics = gateway.client().get("/metrics").await.text;
     assert!(metrics.contains(r#"switchboard_stream_timeouts_total{model="st-ftt",provider="primary",kind="first_token"} 1"#), "{metrics}");
 }
@@ -88,13 +108,27 @@ async fn a_stall_after_the_first_token_ends_with_an_error_event_not_done() {
     assert_eq!(stream.status, 200);
     assert_eq!(stream.header("x-switchboard-provider"), Some("primary"));
     let end = stream.finish().await;
-    assert!(started.elapsed() < Duration::from_millis(2000), "took {:?}", started.elapsed());
-    assert!(!end.done(), "a stalled stream must not look complete: {}", end.raw);
+    assert!(
+        started.elapsed() < Duration::from_millis(2000),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        !end.done(),
+        "a stalled stream must not look complete: {}",
+        end.raw
+    );
     let last = end.chunks().pop().unwrap();
     assert_eq!(last["error"]["code"], "stall");
     assert_eq!(last["error"]["type"], "upstream_error");
-    assert!(!end.content().is_empty(), "the first content chunk was delivered");
-    assert!(mock.wait_cancelled(1, Duration::from_secs(3)).await, "the stalled upstream was closed");
+    assert!(
+        !end.content().is_empty(),
+        "the first content chunk was delivered"
+    );
+    assert!(
+        mock.wait_cancelled(1, Duration::from_secs(3)).await,
+        "the stalled upstream was closed"
+    );
 
     let record = gateway.records.wait_for(1).await.remove(0);
     assert_eq!(record["status"], "error");
@@ -106,7 +140,13 @@ async fn a_stall_after_the_first_token_ends_with_an_error_event_not_done() {
 #[tokio::test]
 async fn a_stream_cut_after_the_first_token_ends_with_an_error_event() {
     let mock = mock().await;
-    let gateway = Gateway::start(&chain(&mock.base_url(), "st-cut", "a?drop_after=1&chunks=4", "")).await;
+    let gateway = Gateway::start(&chain(
+        &mock.base_url(),
+        "st-cut",
+        "a?drop_after=1&chunks=4",
+        "",
+    ))
+    .await;
     let end = gateway.client().stream(&ask("st-cut")).await.finish().await;
     assert!(!end.done());
     assert_eq!(end.chunks().pop().unwrap()["error"]["code"], "connect");
@@ -117,7 +157,13 @@ async fn a_stream_cut_after_the_first_token_ends_with_an_error_event() {
 #[tokio::test]
 async fn a_cut_before_the_first_token_falls_back() {
     let mock = mock().await;
-    let gateway = Gateway::start(&chain(&mock.base_url(), "st-early-cut", "a?drop_after=0", "")).await;
+    let gateway = Gateway::start(&chain(
+        &mock.base_url(),
+        "st-early-cut",
+        "a?drop_after=0",
+        "",
+    ))
+    .await;
     let stream = gateway.client().stream(&ask("st-early-cut")).await;
     assert_eq!(stream.header("x-switchboard-provider"), Some("backup"));
     assert!(stream.finish().await.done());
@@ -146,7 +192,12 @@ first_token_timeout_ms = 150
         .chat(&json!({"model": "st-none", "stream": true, "messages": [{"role": "user", "content": "hi"}]}))
         .await;
     assert_eq!(reply.status, 504);
-    assert!(reply.header("content-type").unwrap().starts_with("application/json"));
+    assert!(
+        reply
+            .header("content-type")
+            .unwrap()
+            .starts_with("application/json")
+    );
     assert_eq!(reply.json()["error"]["code"], "first_token_timeout");
     assert_eq!(reply.header("x-switchboard-attempts"), Some("2"));
 }
@@ -161,7 +212,12 @@ async fn a_steady_but_endless_stream_is_cut_at_timeout_ms() {
         "timeout_ms = 500\nstall_timeout_ms = 400",
     ))
     .await;
-    let end = gateway.client().stream(&ask("st-total")).await.finish().await;
+    let end = gateway
+        .client()
+        .stream(&ask("st-total"))
+        .await
+        .finish()
+        .await;
     assert!(!end.done());
     assert_eq!(end.chunks().pop().unwrap()["error"]["code"], "timeout");
     let metrics = gateway.client().get("/metrics").await.text;
@@ -178,15 +234,24 @@ async fn pauses_shorter_than_the_stall_timeout_are_left_alone_and_measured() {
         "stall_timeout_ms = 600\nfirst_token_timeout_ms = 1000",
     ))
     .await;
-    let end = gateway.client().stream(&ask("st-pauses")).await.finish().await;
+    let end = gateway
+        .client()
+        .stream(&ask("st-pauses"))
+        .await
+        .finish()
+        .await;
     assert!(end.done());
     assert_eq!(end.content(), "Hello from mock");
     let record = gateway.records.wait_for(1).await.remove(0);
     let ttft = record["time_to_first_token"].as_f64().unwrap();
     let max_stall = record["max_stall"].as_f64().unwrap();
     let latency = record["latency"].as_f64().unwrap();
-    assert!(ttft >= 0.1 && ttft < 0.5, "ttft {ttft}");
-    assert!(max_stall >= 0.13 && max_stall < 0.5, "max_stall {max_stall}");
+    assert!((0.1..0.5).contains(&ttft), "ttft {ttft}");
+    assert!((0.13..0.5).contains(&max_stall), "max_stall {max_stall}");
     assert!(latency >= ttft + 2.0 * 0.14, "latency {latency}");
-    assert_eq!(record["attempts"][0]["time_to_first_token"].as_f64().is_some(), true);
+    assert!(
+        record["attempts"][0]["time_to_first_token"]
+            .as_f64()
+            .is_some()
+    );
 }

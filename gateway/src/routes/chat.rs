@@ -42,7 +42,9 @@ fn reject(log: RequestLog, error: GatewayError) -> Response<ResponseBody> {
     let mut response = error.response();
     // The rejection has a record too: name it, as every other answer does.
     if let Ok(id) = http::HeaderValue::from_str(&log.id) {
-        response.headers_mut().insert("x-switchboard-request-id", id);
+        response
+            .headers_mut()
+            .insert("x-switchboard-request-id", id);
     }
     log.finish(
         RequestStatus::Error,
