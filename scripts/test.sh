@@ -10,9 +10,9 @@ if ! command -v redis-server >/dev/null 2>&1; then
   apt-get update -qq && apt-get install -y -qq redis-server >/dev/null
 fi
 # The official OpenAI Python SDK: one story drives the gateway with it.
-if ! python3 -c 'import openai' >/dev/null 2>&1; then
-  echo "installing the openai Python SDK (PyPI)" >&2
-  python3 -m pip install -q openai
+if ! python3 -c 'import openai, anthropic' >/dev/null 2>&1; then
+  echo "installing the openai and anthropic Python SDKs (PyPI)" >&2
+  python3 -m pip install -q openai anthropic
 fi
 
 cargo build --workspace --bins

@@ -1,4 +1,5 @@
-//! The one error type of the gateway crate, rendered in OpenAI's error shape.
+//! The gateway's errors: [`GatewayError`] for what a client is answered (OpenAI's error shape),
+//! [`LogError`] for the log pipeline and the consumer (never seen by a client).
 
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode};
@@ -101,4 +102,34 @@ impl GatewayError {
         );
         response
     }
+}
+
+/// Why the log pipeline (writer, spool, consumer) could not do its work.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    /// Disk I/O on the spool failed.
+    #[error("spool {path}: {source}")]
+    Spool {
+        /// The file or directory.
+        path: std::path::PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// Redis or the store could not be set up as the destination.
+    #[error("{0}")]
+    Destination(String),
+    /// The writer thread could not be started.
+    #[error("cannot start the log writer thread: {0}")]
+    Thread(std::io::Error),
+    /// `consume` needs a Redis stream to read.
+    #[error(
+        "logging.redis_url is not set: there is no stream to consume (the gateway writes straight into the store)"
+    )]
+    NoRedis,
+    /// The store could not be opened.
+    #[error("cannot open logging.store: {0}")]
+    Store(String),
+    /// The Redis URL is unusable.
+    #[error("logging.redis_url: {0}")]
+    Redis(String),
 }

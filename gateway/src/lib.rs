@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod body;
 pub mod chat_request;
+pub mod consume;
 pub mod engine;
 pub mod error;
 pub mod identity;
@@ -22,5 +23,5 @@ pub mod sink;
 pub mod sse;
 pub mod state;
 
-pub use error::GatewayError;
+pub use error::{GatewayError, LogError};
 pub use state::AppState;

@@ -10,7 +10,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use switchboard_config::{Config, ConfigError, process_env};
 use switchboard_gateway::AppState;
-use switchboard_gateway::sink::DebugSink;
+use switchboard_gateway::consume::{self, ConsumerOptions};
+use switchboard_gateway::sink::LogPipeline;
 
 /// Switchboard: one hop between your code and every LLM provider.
 #[derive(Parser)]
@@ -27,7 +28,17 @@ enum Command {
     /// Validate a config and print every problem (file, key, fix).
     Check(ConfigArg),
     /// Read the Redis log stream into the store.
-    Consume(ConfigArg),
+    Consume {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// This consumer's name in the group; keep it stable across restarts to pick up its
+        /// own unacknowledged entries at once (default: host-pid).
+        #[arg(long)]
+        consumer: Option<String>,
+        /// Claim entries other consumers left pending for this long (ms).
+        #[arg(long, default_value_t = 30_000)]
+        claim_idle_ms: u64,
+    },
     /// Export logs from the store.
     Export {
         #[command(flatten)]
@@ -75,8 +86,8 @@ fn main() -> ExitCode {
         )
         .init();
     let config_arg = match &cli.command {
-        Command::Serve(c) | Command::Check(c) | Command::Consume(c) => c,
-        Command::Export { config, .. } => config,
+        Command::Serve(c) | Command::Check(c) => c,
+        Command::Consume { config, .. } | Command::Export { config, .. } => config,
     };
     let config = match config_arg.load() {
         Ok(config) => config,
@@ -104,10 +115,24 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         },
-        Command::Consume(_) | Command::Export { .. } => {
-            eprintln!(
-                "switchboard: this command arrives with the Redis log pipeline and the store; it is not in this build yet"
-            );
+        Command::Consume {
+            consumer,
+            claim_idle_ms,
+            ..
+        } => {
+            let name = consumer.unwrap_or_else(default_consumer_name);
+            let mut options = ConsumerOptions::named(name);
+            options.claim_idle = Duration::from_millis(claim_idle_ms);
+            match run_consumer(config, options) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("switchboard: {e:#}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Command::Export { .. } => {
+            eprintln!("switchboard: export arrives with the logs API; it is not in this build yet");
             ExitCode::from(2)
         }
     }
@@ -118,17 +143,24 @@ fn run_server(config: Config) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(async move {
+    // The recorder first: metric handles taken before it exists would count nothing.
+    switchboard_gateway::metrics::install();
+    let pipeline = LogPipeline::start(&config.logging).context("cannot start the log pipeline")?;
+    let grace = Duration::from_millis(config.server.shutdown_grace_ms);
+    let served = runtime.block_on(async {
         let listen = config.server.listen.clone();
-        let grace = Duration::from_millis(config.server.shutdown_grace_ms);
         let origin = config.origin.clone();
-        let state =
-            AppState::new(config, Arc::new(DebugSink)).context("cannot set up the providers")?;
+        let sink = pipeline.sink();
+        let log_target = match &config.logging.redis_url {
+            Some(_) => format!("redis stream {}", config.logging.stream),
+            None => format!("embedded store {}", config.logging.store),
+        };
+        let state = AppState::new(config, sink).context("cannot set up the providers")?;
         let listener = tokio::net::TcpListener::bind(&listen)
             .await
             .with_context(|| format!("cannot listen on {listen} (server.listen)"))?;
         tracing::info!(
-            "switchboard {} listening on http://{} (config: {origin})",
+            "switchboard {} listening on http://{} (config: {origin}; logs: {log_target})",
             env!("CARGO_PKG_VERSION"),
             listener
                 .local_addr()
@@ -141,8 +173,40 @@ fn run_server(config: Config) -> anyhow::Result<()> {
         if !drained {
             tracing::warn!("grace period over with requests still in flight; exiting");
         }
-        Ok(())
-    })
+        anyhow::Ok(())
+    });
+    // In-flight relays may still hold records: give them a moment, then flush the queue.
+    runtime.shutdown_timeout(Duration::from_millis(200));
+    if !pipeline.shutdown(grace.max(Duration::from_secs(5))) {
+        tracing::error!("the log writer did not finish flushing in time");
+    }
+    served
+}
+
+fn default_consumer_name() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "consumer".to_owned());
+    format!("{host}-{}", std::process::id())
+}
+
+fn run_consumer(config: Config, options: ConsumerOptions) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    tracing::info!(
+        "consumer {} reading {} into {}",
+        options.name,
+        config.logging.stream,
+        config.logging.store
+    );
+    let stats = runtime.block_on(consume::run(&config.logging, options, shutdown_signal()))?;
+    tracing::info!(
+        "consumer stopped: {} inserted, {} duplicates, {} dead",
+        stats.inserted,
+        stats.duplicates,
+        stats.dead
+    );
+    Ok(())
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

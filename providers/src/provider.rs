@@ -81,4 +81,12 @@ pub trait Provider: Send + Sync + 'static {
     /// A stream call: resolves once the upstream response head is in and its status is a
     /// success; the stream then yields OpenAI chunks. Dropping the stream cancels the call.
     async fn stream(&self, request: ChatRequest<'_>) -> Result<ChunkStream, ProviderError>;
+
+    /// The top-level OpenAI fields of `body` this provider leaves out of its upstream request
+    /// because its API has no equivalent, in the body's key order (for the record's
+    /// `warnings`). The default, for APIs that take OpenAI's body as is, is none (and does not
+    /// allocate).
+    fn dropped_fields(&self, _body: &Map<String, Value>) -> Vec<String> {
+        Vec::new()
+    }
 }

@@ -386,6 +386,27 @@ async fn untranslatable_requests_fail_before_sending() {
 }
 
 #[tokio::test]
+async fn the_provider_names_the_fields_it_drops_and_openai_drops_none() {
+    let (_mock, provider) = setup("").await;
+    let body = object(json!({
+        "model": "m", "messages": [{"role": "user", "content": "hi"}],
+        "logprobs": true, "seed": 7, "temperature": 0.2, "n": 1, "top_logprobs": null,
+    }));
+    assert_eq!(provider.dropped_fields(&body), ["logprobs", "seed"]);
+    assert!(provider.dropped_fields(&hello()).is_empty());
+
+    let config = Config::from_toml_str(
+        "[providers.oa]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\n",
+        "test.toml",
+        &|_| None,
+    )
+    .unwrap();
+    let providers = Providers::from_config(&config).unwrap();
+    let openai = providers.get("oa").unwrap();
+    assert!(openai.dropped_fields(&body).is_empty());
+}
+
+#[tokio::test]
 async fn usage_matches_between_stream_and_non_stream() {
     let (_mock, provider) = setup("").await;
     let body = object(json!({"messages": [

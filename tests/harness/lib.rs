@@ -6,11 +6,13 @@ pub mod client;
 pub mod gateway;
 pub mod metrics;
 pub mod records;
+pub mod redis_server;
 
 pub use client::{Client, Reply, SseStream};
 pub use gateway::Gateway;
 pub use metrics::metric_value;
 pub use records::MemorySink;
+pub use redis_server::RedisServer;
 pub use switchboard_loadtest::{MockHandle, MockProvider};
 
 /// Starts a mock provider (panics if it cannot bind: tests cannot go on without one).

@@ -88,6 +88,22 @@ fn served(route: &Route, index: usize) -> Served {
     }
 }
 
+/// Names, in the record's warnings, the request fields the serving target's provider left out
+/// because its API has no equivalent (none for OpenAI-compatible providers).
+fn warn_dropped_fields(route: &Route, index: usize, log: &mut RequestLog) {
+    let (Some(target), Some(body)) = (route.targets.get(index), log.body.as_ref()) else {
+        return;
+    };
+    let dropped = target.provider.dropped_fields(body);
+    if !dropped.is_empty() {
+        log.warnings.push(format!(
+            "provider {} ignores: {}",
+            target.target.provider,
+            dropped.join(", ")
+        ));
+    }
+}
+
 fn complete_response(
     route: &Route,
     end: ChainEnd<attempt::Answer>,
@@ -117,6 +133,7 @@ fn complete_response(
             ..
         } => return failed(route, log, last.kind, last.status, target_index, summary),
     };
+    warn_dropped_fields(route, index, &mut log);
     let mut served = served(route, index);
     if let Some(model) = answer.completion.served_model() {
         served.model = model.to_owned();
@@ -166,6 +183,7 @@ fn stream_response(
             ..
         } => return failed(route, log, last.kind, last.status, target_index, summary),
     };
+    warn_dropped_fields(route, index, &mut log);
     let served = served(route, index);
     if let Some(first) = committed.clock.first_content {
         let ttft = first.into_std().saturating_duration_since(log.started());

@@ -10,6 +10,9 @@ use std::sync::{Mutex, MutexGuard};
 pub struct ReceivedRequest {
     /// URI path, e.g. `/v1/chat/completions` (no query).
     pub path: String,
+    /// The request target as sent: path and query, e.g.
+    /// `/openai/deployments/d/chat/completions?api-version=2024-10-21`.
+    pub uri: String,
     /// All request headers.
     pub headers: http::HeaderMap,
     /// The parsed JSON body; `Null` if the body is empty or not JSON.

@@ -66,6 +66,7 @@ where
     if shared.journal.is_recording() {
         shared.journal.record(ReceivedRequest {
             path: path.to_owned(),
+            uri: parts.uri.to_string(),
             headers: parts.headers.clone(),
             body: json.clone(),
             model: model.clone(),

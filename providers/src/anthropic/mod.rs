@@ -11,6 +11,7 @@ mod response;
 mod stream;
 
 use async_trait::async_trait;
+use serde_json::{Map, Value};
 use switchboard_config::{ProviderConfig, ProviderKind};
 
 use crate::error::ProviderError;
@@ -120,5 +121,9 @@ impl Provider for AnthropicProvider {
     async fn stream(&self, request: ChatRequest<'_>) -> Result<ChunkStream, ProviderError> {
         let response = self.send(request, true).await?;
         Ok(anthropic_sse(response.bytes_stream()))
+    }
+
+    fn dropped_fields(&self, body: &Map<String, Value>) -> Vec<String> {
+        dropped_fields(body)
     }
 }

@@ -1,0 +1,87 @@
+//! Batch inserts: one transaction per batch, idempotent on `id`.
+
+use rusqlite::params;
+use serde::Serialize;
+
+use crate::record::Indexed;
+use crate::{Store, StoreError, timefmt};
+
+/// What [`Store::insert_batch`] did with a batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct InsertSummary {
+    /// Records stored by this call.
+    pub inserted: usize,
+    /// Records skipped because their `id` was already stored (earlier, or earlier in the batch).
+    pub duplicates: usize,
+    /// Records that cannot be stored, as (index in the batch, why): not JSON, not an object, or
+    /// without a non-empty string `id`.
+    pub rejected: Vec<(usize, String)>,
+}
+
+const INSERT_LOG: &str = "INSERT INTO logs (id, start_time, end_time, model, provider_id, status, \
+     status_code, thread_identifier, customer_identifier, trace_unique_id, span_unique_id, \
+     span_parent_id, fallback_used, json_valid, record) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) \
+     ON CONFLICT (id) DO NOTHING";
+const INSERT_PROPERTY: &str =
+    "INSERT OR IGNORE INTO log_properties (log_id, key, value) VALUES (?1, ?2, ?3)";
+const INSERT_ERROR_KIND: &str =
+    "INSERT OR IGNORE INTO log_error_kinds (log_id, error_kind) VALUES (?1, ?2)";
+
+impl Store {
+    /// Inserts a batch of record JSON texts in one transaction. A record whose `id` is already
+    /// stored is counted as a duplicate and left as it was; a record that cannot be stored is
+    /// reported in [`InsertSummary::rejected`] and the rest of the batch still goes in. A record
+    /// without a readable `start_time` is filed under the time of the insert.
+    pub fn insert_batch(&mut self, records: &[&str]) -> Result<InsertSummary, StoreError> {
+        let mut summary = InsertSummary::default();
+        let now = timefmt::now_micros();
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        {
+            let mut insert_log = tx.prepare_cached(INSERT_LOG)?;
+            let mut insert_property = tx.prepare_cached(INSERT_PROPERTY)?;
+            let mut insert_error_kind = tx.prepare_cached(INSERT_ERROR_KIND)?;
+            for (index, text) in records.iter().enumerate() {
+                let row = match Indexed::from_json(text) {
+                    Ok(row) => row,
+                    Err(why) => {
+                        summary.rejected.push((index, why));
+                        continue;
+                    }
+                };
+                let added = insert_log.execute(params![
+                    row.id,
+                    row.start_time.unwrap_or(now),
+                    row.end_time,
+                    row.model,
+                    row.provider_id,
+                    row.status,
+                    row.status_code,
+                    row.thread_identifier,
+                    row.customer_identifier,
+                    row.trace_unique_id,
+                    row.span_unique_id,
+                    row.span_parent_id,
+                    row.fallback_used,
+                    row.json_valid,
+                    text,
+                ])?;
+                if added == 0 {
+                    summary.duplicates += 1;
+                    continue;
+                }
+                for (key, value) in &row.properties {
+                    insert_property.execute(params![row.id, key, value])?;
+                }
+                for kind in &row.error_kinds {
+                    insert_error_kind.execute(params![row.id, kind])?;
+                }
+                summary.inserted += 1;
+            }
+        }
+        tx.commit()?;
+        Ok(summary)
+    }
+}

@@ -1,0 +1,205 @@
+//! Reading logs: by id, by filter (counted, paged by keyset, or streamed), by thread, by trace.
+
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{OptionalExtension, params_from_iter};
+use serde_json::Value;
+
+use crate::cursor::Position;
+use crate::filter::Conditions;
+use crate::{Filter, Store, StoreError};
+
+/// The order in which logs are read, on `(start_time, id)`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Order {
+    /// Earliest `start_time` first.
+    OldestFirst,
+    /// Latest `start_time` first (the logs API's order).
+    #[default]
+    NewestFirst,
+}
+
+impl Order {
+    fn sql(self) -> (&'static str, &'static str) {
+        match self {
+            Order::OldestFirst => (">", "ASC"),
+            Order::NewestFirst => ("<", "DESC"),
+        }
+    }
+}
+
+const GET: &str = "SELECT record FROM logs WHERE id = ?1";
+const THREAD: &str =
+    "SELECT record FROM logs WHERE thread_identifier = ?1 ORDER BY start_time ASC, id ASC";
+const TRACE: &str =
+    "SELECT record FROM logs WHERE trace_unique_id = ?1 ORDER BY start_time ASC, id ASC";
+
+/// The SQL and parameters of a filtered, ordered read after a position, at most `limit` rows.
+fn ordered_query(
+    filter: &Filter,
+    order: Order,
+    after: Option<&Position>,
+    limit: Option<usize>,
+) -> Result<(String, Vec<SqlValue>), StoreError> {
+    let mut conditions: Conditions = filter.to_sql()?;
+    let (compare, direction) = order.sql();
+    if let Some(after) = after {
+        conditions.push(
+            format!("(logs.start_time, logs.id) {compare} (?, ?)"),
+            [after.start_time.into(), SqlValue::Text(after.id.clone())],
+        );
+    }
+    let mut sql = format!(
+        "SELECT logs.start_time, logs.id, logs.record FROM logs{} \
+         ORDER BY logs.start_time {direction}, logs.id {direction}",
+        conditions.where_sql()
+    );
+    let mut params = conditions.params;
+    if let Some(limit) = limit {
+        sql.push_str(" LIMIT ?");
+        params.push(i64::try_from(limit).unwrap_or(i64::MAX).into());
+    }
+    Ok((sql, params))
+}
+
+fn decode(cursor: Option<&str>) -> Result<Option<Position>, StoreError> {
+    cursor.map(Position::decode).transpose()
+}
+
+impl Store {
+    /// The record with this id, with its scores attached as `"scores": [...]` (see
+    /// [`Store::put_score`]); `None` if no such log.
+    pub fn get(&self, id: &str) -> Result<Option<Value>, StoreError> {
+        let record: Option<String> = self
+            .conn
+            .prepare_cached(GET)?
+            .query_row([id], |row| row.get(0))
+            .optional()?;
+        let Some(record) = record else {
+            return Ok(None);
+        };
+        let mut record: Value = serde_json::from_str(&record)?;
+        if let Value::Object(fields) = &mut record {
+            fields.insert("scores".into(), Value::Array(self.scores_json(id)?));
+        }
+        Ok(Some(record))
+    }
+
+    /// How many logs match the filter.
+    pub fn count(&self, filter: &Filter) -> Result<u64, StoreError> {
+        let conditions = filter.to_sql()?;
+        let sql = format!("SELECT count(*) FROM logs{}", conditions.where_sql());
+        let count: i64 = self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row(params_from_iter(&conditions.params), |row| row.get(0))?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    /// One page of matching records, newest first (`start_time` desc, then `id` desc), after
+    /// `cursor` (from a previous page) if given. The second value is the cursor of the next page,
+    /// `None` on the last page. A cursor is a position, not an offset: whatever is inserted
+    /// between two page reads, no row repeats and none is skipped (a row inserted behind the
+    /// cursor shows up on a later page; one ahead of it does not). `limit` is at least 1.
+    pub fn list(
+        &self,
+        filter: &Filter,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<Value>, Option<String>), StoreError> {
+        let limit = limit.max(1);
+        let after = decode(cursor)?;
+        let (sql, params) = ordered_query(
+            filter,
+            Order::NewestFirst,
+            after.as_ref(),
+            Some(limit.saturating_add(1)),
+        )?;
+        let mut statement = self.conn.prepare_cached(&sql)?;
+        let mut rows = statement.query(params_from_iter(&params))?;
+        let mut records = Vec::with_capacity(limit.min(1_024));
+        let mut last = None;
+        let mut more = false;
+        while let Some(row) = rows.next()? {
+            if records.len() == limit {
+                more = true;
+                break;
+            }
+            let text: String = row.get(2)?;
+            records.push(serde_json::from_str(&text)?);
+            last = Some(Position {
+                start_time: row.get(0)?,
+                id: row.get(1)?,
+            });
+        }
+        let next = if more { last.map(|p| p.encode()) } else { None };
+        Ok((records, next))
+    }
+
+    /// Every record of a thread (a call), oldest first.
+    pub fn thread(&self, thread_identifier: &str) -> Result<Vec<Value>, StoreError> {
+        self.records_of(THREAD, thread_identifier)
+    }
+
+    /// Every record of a trace, oldest first; the caller nests the spans.
+    pub fn trace(&self, trace_unique_id: &str) -> Result<Vec<Value>, StoreError> {
+        self.records_of(TRACE, trace_unique_id)
+    }
+
+    fn records_of(&self, sql: &str, key: &str) -> Result<Vec<Value>, StoreError> {
+        let mut statement = self.conn.prepare_cached(sql)?;
+        let mut rows = statement.query([key])?;
+        let mut records = Vec::new();
+        while let Some(row) = rows.next()? {
+            let text: String = row.get(0)?;
+            records.push(serde_json::from_str(&text)?);
+        }
+        Ok(records)
+    }
+
+    /// Calls `each(record JSON, cursor of that row)` for every matching record in `order`,
+    /// starting after `after_cursor` if given. Rows are streamed from one statement, one at a
+    /// time, so memory stays constant whatever the number of rows; the walk sees the store as it
+    /// was when it began. An `Err` from `each` stops the walk and is returned; a walk stopped by a
+    /// failure can be resumed from the last cursor `each` saw.
+    pub fn for_each(
+        &self,
+        filter: &Filter,
+        order: Order,
+        after_cursor: Option<&str>,
+        each: &mut dyn FnMut(&str, &str) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let after = decode(after_cursor)?;
+        let (sql, params) = ordered_query(filter, order, after.as_ref(), None)?;
+        let mut statement = self.conn.prepare_cached(&sql)?;
+        let mut rows = statement.query(params_from_iter(&params))?;
+        while let Some(row) = rows.next()? {
+            let position = Position {
+                start_time: row.get(0)?,
+                id: row.get(1)?,
+            };
+            let record = row.get_ref(2)?.as_str().map_err(rusqlite::Error::from)?;
+            each(record, &position.encode())?;
+        }
+        Ok(())
+    }
+
+    /// SQLite's `EXPLAIN QUERY PLAN` lines for the page query that [`Store::list`] (newest first)
+    /// or [`Store::for_each`] runs for this filter and cursor: a diagnostic to check that a
+    /// filter is answered through an index.
+    pub fn query_plan(
+        &self,
+        filter: &Filter,
+        order: Order,
+        after_cursor: Option<&str>,
+    ) -> Result<Vec<String>, StoreError> {
+        let after = decode(after_cursor)?;
+        let (sql, params) = ordered_query(filter, order, after.as_ref(), Some(100))?;
+        let mut statement = self.conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+        let mut rows = statement.query(params_from_iter(&params))?;
+        let mut plan = Vec::new();
+        while let Some(row) = rows.next()? {
+            plan.push(row.get(3)?);
+        }
+        Ok(plan)
+    }
+}
