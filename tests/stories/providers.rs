@@ -483,3 +483,40 @@ retries = 0"#,
         json!(["provider claude ignores: logprobs, seed"])
     );
 }
+
+#[tokio::test]
+async fn a_request_anthropic_cannot_express_goes_to_the_next_target_or_gets_a_400() {
+    let mock = mock().await;
+    let gateway = Gateway::start(&mixed(
+        &mock,
+        r#"[models.pv-audio]
+targets = [{ provider = "claude", model = "claude-3-5-haiku" }, { provider = "openai", model = "gpt-4o-audio" }]
+
+[models.pv-audio-only]
+targets = [{ provider = "claude", model = "claude-3-5-haiku" }]"#,
+    ))
+    .await;
+    let audio = |model: &str| {
+        json!({"model": model, "messages": [{"role": "user", "content": [
+            {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}}
+        ]}]})
+    };
+    let reply = gateway.client().chat(&audio("pv-audio")).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(reply.header("x-switchboard-provider"), Some("openai"));
+    assert!(
+        mock.requests_for("claude").is_empty(),
+        "nothing was sent to Anthropic"
+    );
+
+    let reply = gateway.client().chat(&audio("pv-audio-only")).await;
+    assert_eq!(reply.status, 400, "{}", reply.text);
+    assert!(
+        reply.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("input_audio"),
+        "{}",
+        reply.text
+    );
+}

@@ -288,3 +288,45 @@ async fn with_api_keys_set_only_a_known_key_gets_in() {
         "rejected calls never reach the provider"
     );
 }
+
+#[tokio::test]
+async fn disable_log_and_capture_bodies_keep_prompts_out_of_records() {
+    let mock = mock().await;
+    let gateway = Gateway::start(&config(&mock.base_url())).await;
+    let body = json!({"model": "voice-fast", "messages": [{"role": "user", "content": "my card is 4242"}],
+                      "disable_log": true, "thread_identifier": "call_7"});
+    let reply = gateway.client().chat(&body).await;
+    assert_eq!(reply.status, 200);
+    assert!(
+        mock.requests()[0].body.get("disable_log").is_none(),
+        "disable_log is Switchboard's, not OpenAI's"
+    );
+    let record = gateway
+        .records
+        .by_id(reply.header("x-switchboard-request-id").unwrap())
+        .await;
+    assert_eq!(record["input"], Value::Null);
+    assert_eq!(record["output"], Value::Null);
+    assert_eq!(
+        record["thread_identifier"], "call_7",
+        "the record itself is still written"
+    );
+    assert!(!record.to_string().contains("4242"));
+
+    let quiet = Gateway::start(&format!(
+        "[logging]\ncapture_bodies = false\n{}",
+        config(&mock.base_url())
+    ))
+    .await;
+    let reply = quiet
+        .client()
+        .chat(&json!({"model": "voice-fast", "messages": [{"role": "user", "content": "secret plan"}]}))
+        .await;
+    let record = quiet
+        .records
+        .by_id(reply.header("x-switchboard-request-id").unwrap())
+        .await;
+    assert_eq!(record["input"], Value::Null);
+    assert!(!record.to_string().contains("secret plan"));
+    assert!(record["usage"]["total_tokens"].as_u64().is_some());
+}

@@ -209,6 +209,7 @@ fn timed_out<T>(deadline: Deadline) -> Failure<T> {
 fn from_provider<T>(error: ProviderError) -> Failure<T> {
     Failure {
         retry_after: error.retry_after(),
+        untranslatable: matches!(error, ProviderError::Translate { .. }),
         ..Failure::new(error.kind(), error.status(), error.to_string())
     }
 }

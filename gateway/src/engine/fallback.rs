@@ -31,6 +31,9 @@ pub struct Failure<T> {
     pub retry_after: Option<Duration>,
     /// An answer that failed a check (invalid JSON), to return if nothing better comes.
     pub payload: Option<T>,
+    /// The target cannot express this request (e.g. a content part its wire format lacks):
+    /// no retry, but the next target may serve it, whatever `retry_on` says.
+    pub untranslatable: bool,
 }
 
 impl<T> Failure<T> {
@@ -42,6 +45,7 @@ impl<T> Failure<T> {
             message,
             retry_after: None,
             payload: None,
+            untranslatable: false,
         }
     }
 }
@@ -114,6 +118,10 @@ where
                 Err(failure) => failure,
             };
             metrics::attempt_failed(model, &target.target.provider, failure.kind);
+            if failure.untranslatable {
+                last = Some((failure, index));
+                break;
+            }
             if !policy.retries_on(failure.kind) {
                 last = Some((failure, index));
                 break 'targets;

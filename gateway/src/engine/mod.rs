@@ -14,7 +14,7 @@ pub mod relay;
 pub mod stream_timing;
 
 use http::{HeaderValue, Response, StatusCode};
-use switchboard_config::{ErrorKind, StreamJson};
+use switchboard_config::StreamJson;
 use tokio::time::Instant;
 
 use crate::body::{self, ResponseBody};
@@ -131,7 +131,7 @@ fn complete_response(
             target_index,
             summary,
             ..
-        } => return failed(route, log, last.kind, last.status, target_index, summary),
+        } => return failed(route, log, &last, target_index, summary),
     };
     warn_dropped_fields(route, index, &mut log);
     let mut served = served(route, index);
@@ -181,7 +181,7 @@ fn stream_response(
             target_index,
             summary,
             ..
-        } => return failed(route, log, last.kind, last.status, target_index, summary),
+        } => return failed(route, log, &last, target_index, summary),
     };
     warn_dropped_fields(route, index, &mut log);
     let served = served(route, index);
@@ -216,15 +216,21 @@ fn stream_response(
     response
 }
 
-fn failed(
+fn failed<T>(
     route: &Route,
     mut log: RequestLog,
-    kind: ErrorKind,
-    status: Option<u16>,
+    last: &Failure<T>,
     index: usize,
     summary: String,
 ) -> Response<ResponseBody> {
-    let status = match status.and_then(|s| StatusCode::from_u16(s).ok()) {
+    let kind = last.kind;
+    // A request no target could express is the client's problem: 400, not a gateway error.
+    let upstream_status = if last.untranslatable {
+        Some(400)
+    } else {
+        last.status
+    };
+    let status = match upstream_status.and_then(|s| StatusCode::from_u16(s).ok()) {
         Some(status) if status.as_u16() >= 400 => status,
         _ if kind.is_timeout() => StatusCode::GATEWAY_TIMEOUT,
         _ => StatusCode::BAD_GATEWAY,
