@@ -49,6 +49,22 @@ pub enum GatewayError {
     /// The request body could not be read from the client.
     #[error("Could not read the request body: {0}")]
     BodyRead(String),
+    /// `/api/*` without the admin key (`server.admin_key`).
+    #[error(
+        "Invalid or missing admin key: send `Authorization: Bearer <key>` with server.admin_key"
+    )]
+    AdminUnauthorized,
+    /// `/api/*` from a non-loopback peer while no admin key is configured.
+    #[error(
+        "The logs API answers only on loopback while server.admin_key is not set; set it to call /api/* from elsewhere"
+    )]
+    AdminForbidden,
+    /// A log (or thread, trace) that does not exist.
+    #[error("{0}")]
+    ResourceNotFound(String),
+    /// The gateway failed on its side (e.g. the store could not be read).
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl GatewayError {
@@ -56,8 +72,14 @@ impl GatewayError {
     pub fn status(&self) -> StatusCode {
         match self {
             GatewayError::InvalidRequest(_) | GatewayError::BodyRead(_) => StatusCode::BAD_REQUEST,
-            GatewayError::ModelNotFound(_) | GatewayError::NotFound { .. } => StatusCode::NOT_FOUND,
-            GatewayError::Unauthorized => StatusCode::UNAUTHORIZED,
+            GatewayError::ModelNotFound(_)
+            | GatewayError::NotFound { .. }
+            | GatewayError::ResourceNotFound(_) => StatusCode::NOT_FOUND,
+            GatewayError::Unauthorized | GatewayError::AdminUnauthorized => {
+                StatusCode::UNAUTHORIZED
+            }
+            GatewayError::AdminForbidden => StatusCode::FORBIDDEN,
+            GatewayError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             GatewayError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             GatewayError::Upstream { status, .. } => *status,
         }
@@ -65,8 +87,10 @@ impl GatewayError {
 
     fn error_type(&self) -> &'static str {
         match self {
-            GatewayError::Unauthorized => "authentication_error",
+            GatewayError::Unauthorized | GatewayError::AdminUnauthorized => "authentication_error",
+            GatewayError::AdminForbidden => "permission_error",
             GatewayError::Upstream { .. } => "upstream_error",
+            GatewayError::Internal(_) => "server_error",
             _ => "invalid_request_error",
         }
     }
@@ -78,6 +102,10 @@ impl GatewayError {
             GatewayError::BodyTooLarge { .. } => Some("request_too_large"),
             GatewayError::Upstream { kind, .. } => Some(kind.as_str()),
             GatewayError::NotFound { .. } => Some("unknown_url"),
+            GatewayError::AdminUnauthorized => Some("invalid_admin_key"),
+            GatewayError::AdminForbidden => Some("admin_key_required"),
+            GatewayError::ResourceNotFound(_) => Some("not_found"),
+            GatewayError::Internal(_) => Some("internal_error"),
             GatewayError::InvalidRequest(_) | GatewayError::BodyRead(_) => None,
         }
     }

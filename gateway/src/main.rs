@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 use switchboard_config::{Config, ConfigError, process_env};
 use switchboard_gateway::AppState;
 use switchboard_gateway::consume::{self, ConsumerOptions};
+use switchboard_gateway::export_cli::{self, ExportArgs};
 use switchboard_gateway::sink::LogPipeline;
 
 /// Switchboard: one hop between your code and every LLM provider.
@@ -39,11 +40,11 @@ enum Command {
         #[arg(long, default_value_t = 30_000)]
         claim_idle_ms: u64,
     },
-    /// Export logs from the store.
+    /// Export logs from the store (logging.store) as JSONL or CSV, newest first.
     Export {
         #[command(flatten)]
         config: ConfigArg,
-        /// KEY=VALUE filters, as in GET /api/export.
+        /// KEY=VALUE filters, as in GET /api/export (repeat for more; all must match).
         #[arg(long = "filter")]
         filters: Vec<String>,
         /// jsonl or csv.
@@ -52,6 +53,15 @@ enum Command {
         /// Output file (default: stdout).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// newest (default) or oldest first.
+        #[arg(long)]
+        order: Option<String>,
+        /// Start after this cursor (a next_cursor of GET /api/logs).
+        #[arg(long)]
+        after: Option<String>,
+        /// Continue the export in --out after its last complete row (same filters and order).
+        #[arg(long)]
+        resume: bool,
     },
 }
 
@@ -131,9 +141,33 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Export { .. } => {
-            eprintln!("switchboard: export arrives with the logs API; it is not in this build yet");
-            ExitCode::from(2)
+        Command::Export {
+            filters,
+            format,
+            out,
+            order,
+            after,
+            resume,
+            ..
+        } => {
+            let args = ExportArgs {
+                filters,
+                format,
+                out,
+                order,
+                after,
+                resume,
+            };
+            match export_cli::run(&config.logging.store, &args) {
+                Ok(rows) => {
+                    tracing::info!("exported {rows} logs");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("switchboard: {e}");
+                    ExitCode::from(e.exit_code())
+                }
+            }
         }
     }
 }

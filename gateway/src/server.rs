@@ -2,9 +2,11 @@
 //! never held back by Nagle), serves HTTP/1.1 and HTTP/2 through the tower stack, and shuts down
 //! gracefully.
 //!
-//! Layers, outermost first: [`ApiKeyLayer`] (client keys on the OpenAI routes), then the router
-//! ([`crate::routes::dispatch`]). Body limits and request records live in the chat handler,
-//! where the record of a rejected request can still be written.
+//! Layers, outermost first: the connection's [`PeerAddr`] put in each request's extensions,
+//! [`ApiKeyLayer`] (client keys on the OpenAI routes), [`AdminLayer`] (the admin key, or
+//! loopback only, on `/api/*`), then the router ([`crate::routes::dispatch`]). Body limits and
+//! request records live in the chat handler, where the record of a rejected request can still be
+//! written.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -18,6 +20,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 
+use crate::admin::{AdminLayer, PeerAddr};
 use crate::auth::ApiKeyLayer;
 use crate::state::AppState;
 
@@ -32,9 +35,10 @@ pub async fn serve(
     let builder = auto::Builder::new(TokioExecutor::new());
     let graceful = GracefulShutdown::new();
     let api_keys = ApiKeyLayer::new(state.config.server.api_keys.clone());
+    let admin = AdminLayer::new(state.config.server.admin_key.clone());
     tokio::pin!(shutdown);
     loop {
-        let (stream, _peer) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(e) => {
@@ -51,7 +55,12 @@ pub async fn serve(
         }
         let state = state.clone();
         let service = ServiceBuilder::new()
+            .map_request(move |mut request: http::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(PeerAddr(peer));
+                request
+            })
             .layer(api_keys.clone())
+            .layer(admin.clone())
             .service(tower::service_fn(move |request| {
                 let state = state.clone();
                 async move { Ok::<_, Infallible>(crate::routes::dispatch(state, request).await) }

@@ -1,4 +1,4 @@
-//! What every request handler shares: config, routes, the log sink, metrics, secrets.
+//! What every request handler shares: config, routes, the log sink, the store, metrics, secrets.
 
 use std::sync::Arc;
 
@@ -9,6 +9,7 @@ use switchboard_providers::Providers;
 use crate::redact::Redactor;
 use crate::routing::Routes;
 use crate::sink::LogSink;
+use crate::store_pool::StorePool;
 
 /// Shared by every connection.
 pub struct AppState {
@@ -22,6 +23,8 @@ pub struct AppState {
     pub metrics: Option<PrometheusHandle>,
     /// Keeps credentials out of messages.
     pub redactor: Redactor,
+    /// Read access to `logging.store` for the logs API.
+    pub store: Arc<StorePool>,
 }
 
 impl AppState {
@@ -35,6 +38,7 @@ impl AppState {
             routes: Routes::new(&config, providers),
             redactor: Redactor::from_config(&config),
             metrics: crate::metrics::install(),
+            store: Arc::new(StorePool::new(&config.logging.store)),
             sink,
             config: Arc::new(config),
         })

@@ -28,6 +28,7 @@ impl Order {
 }
 
 const GET: &str = "SELECT record FROM logs WHERE id = ?1";
+const POSITION: &str = "SELECT start_time FROM logs WHERE id = ?1";
 const THREAD: &str =
     "SELECT record FROM logs WHERE thread_identifier = ?1 ORDER BY start_time ASC, id ASC";
 const TRACE: &str =
@@ -82,6 +83,23 @@ impl Store {
             fields.insert("scores".into(), Value::Array(self.scores_json(id)?));
         }
         Ok(Some(record))
+    }
+
+    /// The cursor of the log `id`'s position, as [`Store::list`] and [`Store::for_each`] give it:
+    /// reading (in either order) after it continues right after that log. `None` if no such log.
+    pub fn cursor_of(&self, id: &str) -> Result<Option<String>, StoreError> {
+        let start_time: Option<i64> = self
+            .conn
+            .prepare_cached(POSITION)?
+            .query_row([id], |row| row.get(0))
+            .optional()?;
+        Ok(start_time.map(|start_time| {
+            Position {
+                start_time,
+                id: id.to_owned(),
+            }
+            .encode()
+        }))
     }
 
     /// How many logs match the filter.

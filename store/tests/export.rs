@@ -96,3 +96,45 @@ fn an_export_stopped_by_the_caller_resumes_from_the_last_cursor() {
     let expected: Vec<Value> = (0..50).map(|n| json!(id(n))).collect();
     assert_eq!(seen, expected);
 }
+
+#[test]
+fn an_export_resumes_after_the_last_id_it_wrote() {
+    let dir = TempDir::new("export-cursor-of");
+    let mut store = dir.open();
+    // Three rows share a start time, so the id breaks the tie.
+    let batch: Vec<Value> = (0..30).map(|n| record(&id(n), (n / 3) as f64)).collect();
+    insert(&mut store, &batch);
+    assert_eq!(store.cursor_of("no-such-log").expect("lookup"), None);
+    for order in [Order::NewestFirst, Order::OldestFirst] {
+        let mut all = Vec::new();
+        store
+            .for_each(&Filter::default(), order, None, &mut |r, _| {
+                all.push(
+                    serde_json::from_str::<Value>(r)?["id"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_owned(),
+                );
+                Ok(())
+            })
+            .expect("export");
+        let last_written = &all[13];
+        let cursor = store
+            .cursor_of(last_written)
+            .expect("lookup")
+            .expect("known id");
+        let mut rest = Vec::new();
+        store
+            .for_each(&Filter::default(), order, Some(&cursor), &mut |r, _| {
+                rest.push(
+                    serde_json::from_str::<Value>(r)?["id"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_owned(),
+                );
+                Ok(())
+            })
+            .expect("resumed export");
+        assert_eq!(rest, all[14..], "{order:?}");
+    }
+}

@@ -1,5 +1,6 @@
-//! The HTTP surface of SPEC section 3, dispatched by method and path.
+//! The HTTP surface of SPEC sections 3 and 7, dispatched by method and path.
 
+mod api;
 mod chat;
 mod health;
 mod models;
@@ -23,6 +24,7 @@ pub async fn dispatch(state: Arc<AppState>, request: Request<Incoming>) -> Respo
         (&Method::GET, "/healthz") => health::alive(),
         (&Method::GET, "/readyz") => health::ready(&state),
         (&Method::GET, "/metrics") => health::metrics(&state),
+        (_, path) if crate::admin::is_api_path(path) => api::dispatch(state, request).await,
         (method, path) => GatewayError::NotFound {
             method: method.to_string(),
             path: path.to_owned(),
