@@ -1,7 +1,8 @@
-//! Filters of the logs API (SPEC section 7) and their translation to SQL.
+//! Filters of the logs API (SPEC section 7) and their translation to [`Predicates`].
 
 use rusqlite::types::Value as SqlValue;
 
+use crate::predicate::{ColumnMatch, Predicates, SideMatch};
 use crate::{StoreError, score, timefmt};
 
 /// Which logs a query selects; every set field must match (AND). The default selects every log.
@@ -96,91 +97,78 @@ impl Filter {
         Ok(filter)
     }
 
-    /// The SQL conditions on table `logs` that this filter stands for.
-    pub(crate) fn to_sql(&self) -> Result<Conditions, StoreError> {
-        let mut out = Conditions::default();
+    /// The conditions this filter stands for; [`StoreError::BadFilter`] for a bad time bound
+    /// (a filter built by hand is checked here).
+    pub(crate) fn predicates(&self) -> Result<Predicates, StoreError> {
         let columns = [
-            ("model", &self.model),
-            ("provider_id", &self.provider_id),
-            ("status", &self.status),
-            ("customer_identifier", &self.customer_identifier),
-            ("thread_identifier", &self.thread_identifier),
-            ("trace_unique_id", &self.trace_unique_id),
+            ("model", "logs_by_model", &self.model, false),
+            ("provider_id", "logs_by_provider", &self.provider_id, false),
+            ("status", "logs_by_status", &self.status, false),
+            (
+                "customer_identifier",
+                "logs_by_customer",
+                &self.customer_identifier,
+                true,
+            ),
+            (
+                "thread_identifier",
+                "logs_by_thread",
+                &self.thread_identifier,
+                true,
+            ),
+            (
+                "trace_unique_id",
+                "logs_by_trace",
+                &self.trace_unique_id,
+                true,
+            ),
         ];
-        for (column, value) in columns {
+        let mut out = Predicates::default();
+        for (column, index, value, selective) in columns {
             if let Some(value) = value {
-                out.push(format!("logs.{column} = ?"), [text(value)]);
+                out.columns.push(ColumnMatch {
+                    column,
+                    index,
+                    value: SqlValue::Text(value.clone()),
+                    selective,
+                });
             }
         }
-        if let Some(from) = &self.from {
-            out.push("logs.start_time >= ?", [time_bound("from", from)?.into()]);
-        }
-        if let Some(to) = &self.to {
-            out.push("logs.start_time < ?", [time_bound("to", to)?.into()]);
-        }
-        for (column, value) in [
-            ("fallback_used", self.fallback_used),
-            ("json_valid", self.json_valid),
+        for (column, index, value) in [
+            ("fallback_used", "logs_by_fallback", self.fallback_used),
+            ("json_valid", "logs_by_json", self.json_valid),
         ] {
             if let Some(value) = value {
-                out.push(format!("logs.{column} = ?"), [i64::from(value).into()]);
+                out.columns.push(ColumnMatch {
+                    column,
+                    index,
+                    value: i64::from(value).into(),
+                    selective: false,
+                });
             }
         }
+        out.from = self
+            .from
+            .as_deref()
+            .map(|from| time_bound("from", from))
+            .transpose()?;
+        out.to = self
+            .to
+            .as_deref()
+            .map(|to| time_bound("to", to))
+            .transpose()?;
         for (key, value) in &self.metadata {
-            out.push(
-                "logs.id IN (SELECT p.log_id FROM log_properties AS p \
-                 WHERE p.key = ? AND p.value = ?)",
-                [text(key), text(value)],
-            );
+            out.sides.push(SideMatch::property(key, value));
         }
         if let Some(kind) = &self.error_kind {
-            out.push(
-                "logs.id IN (SELECT e.log_id FROM log_error_kinds AS e WHERE e.error_kind = ?)",
-                [text(kind)],
-            );
+            out.sides.push(SideMatch::error_kind(kind));
         }
         for (slug, value) in &self.scores {
             let (raw, canonical) = score::filter_texts(value);
-            out.push(
-                "logs.id IN (SELECT v.log_id FROM score_values AS v \
-                 WHERE v.evaluator_slug = ? AND v.value_text IN (?, ?))",
-                [text(slug), text(&raw), text(&canonical)],
-            );
+            out.sides.push(SideMatch::score(slug, &raw, &canonical));
         }
         Ok(out)
     }
-}
-
-/// SQL conditions joined by AND, with their positional parameters in order.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Conditions {
-    clauses: Vec<String>,
-    pub(crate) params: Vec<SqlValue>,
-}
-
-impl Conditions {
-    /// Adds a condition and its parameters.
-    pub(crate) fn push<const N: usize>(
-        &mut self,
-        clause: impl Into<String>,
-        params: [SqlValue; N],
-    ) {
-        self.clauses.push(clause.into());
-        self.params.extend(params);
-    }
-
-    /// ` WHERE a AND b ...`, or nothing when there is no condition.
-    pub(crate) fn where_sql(&self) -> String {
-        if self.clauses.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", self.clauses.join(" AND "))
-        }
-    }
-}
-
-fn text(value: &str) -> SqlValue {
-    SqlValue::Text(value.to_owned())
 }
 
 fn set<T>(slot: &mut Option<T>, key: &str, value: T) -> Result<(), StoreError> {
@@ -246,7 +234,13 @@ mod tests {
             filter.scores,
             vec![("quality".to_owned(), "0.5".to_owned())]
         );
-        let sql = filter.to_sql().expect("sql");
-        assert_eq!(sql.params.len(), 6 + 2 + 2 + 4 + 1 + 3);
+        let predicates = filter.predicates().expect("predicates");
+        assert_eq!(predicates.columns.len(), 6 + 2);
+        assert_eq!(predicates.sides.len(), 2 + 1 + 1);
+        assert!(predicates.from.is_some() && predicates.to.is_some());
+        assert!(predicates.sides.iter().all(SideMatch::ordered));
+        let oddly_written = Filter::from_pairs([("score.q", "1.0")]).expect("filter");
+        let predicates = oddly_written.predicates().expect("predicates");
+        assert!(!predicates.sides[0].ordered(), "1.0 is also found as 1");
     }
 }

@@ -23,10 +23,10 @@ const INSERT_LOG: &str = "INSERT INTO logs (id, start_time, end_time, model, pro
      span_parent_id, fallback_used, json_valid, record) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) \
      ON CONFLICT (id) DO NOTHING";
-const INSERT_PROPERTY: &str =
-    "INSERT OR IGNORE INTO log_properties (log_id, key, value) VALUES (?1, ?2, ?3)";
+const INSERT_PROPERTY: &str = "INSERT OR IGNORE INTO log_properties (log_id, start_time, key, value) \
+     VALUES (?1, ?2, ?3, ?4)";
 const INSERT_ERROR_KIND: &str =
-    "INSERT OR IGNORE INTO log_error_kinds (log_id, error_kind) VALUES (?1, ?2)";
+    "INSERT OR IGNORE INTO log_error_kinds (log_id, start_time, error_kind) VALUES (?1, ?2, ?3)";
 
 impl Store {
     /// Inserts a batch of record JSON texts in one transaction. A record whose `id` is already
@@ -51,9 +51,11 @@ impl Store {
                         continue;
                     }
                 };
+                // The side tables copy the log's start time, to read matches in time order.
+                let start_time = row.start_time.unwrap_or(now);
                 let added = insert_log.execute(params![
                     row.id,
-                    row.start_time.unwrap_or(now),
+                    start_time,
                     row.end_time,
                     row.model,
                     row.provider_id,
@@ -73,10 +75,10 @@ impl Store {
                     continue;
                 }
                 for (key, value) in &row.properties {
-                    insert_property.execute(params![row.id, key, value])?;
+                    insert_property.execute(params![row.id, start_time, key, value])?;
                 }
                 for kind in &row.error_kinds {
-                    insert_error_kind.execute(params![row.id, kind])?;
+                    insert_error_kind.execute(params![row.id, start_time, kind])?;
                 }
                 summary.inserted += 1;
             }

@@ -2,7 +2,8 @@
 //!
 //! One SQLite file in WAL mode holds the log records as received plus the columns and side
 //! tables that index them, so that every filter of the logs API is answered through an index and
-//! pages are read by keyset on `(start_time, id)`. The API is synchronous: async callers wrap each
+//! pages are read by keyset on `(start_time, id)` in order off one index, so a page costs about
+//! `limit` rows however many logs match. The API is synchronous: async callers wrap each
 //! call in `spawn_blocking`, and may open several [`Store`]s on one file: readers never wait,
 //! writers wait for each other up to the 5 s busy timeout.
 
@@ -13,11 +14,14 @@ mod error;
 mod filter;
 mod insert;
 mod open;
+mod plan;
+mod predicate;
 mod query;
 mod record;
 mod schema;
 mod score;
 mod timefmt;
+mod upgrade;
 
 pub use error::StoreError;
 pub use filter::{Filter, NON_FILTER_KEYS};

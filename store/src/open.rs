@@ -8,10 +8,12 @@ use rusqlite::{Connection, OpenFlags};
 use crate::{Store, StoreError, schema};
 
 /// How long a connection waits for another one's lock before giving up.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Prepared statements kept per connection (the filter combinations in use plus the fixed ones).
-const STATEMENT_CACHE: usize = 64;
+/// Prepared statements kept per connection: the filter combinations in use (each a page query
+/// and, when it has several conditions, the probes that choose its driving index) plus the fixed
+/// ones.
+const STATEMENT_CACHE: usize = 128;
 
 /// Where a store lives.
 #[derive(Debug, Clone, PartialEq, Eq)]

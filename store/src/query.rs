@@ -5,7 +5,7 @@ use rusqlite::{OptionalExtension, params_from_iter};
 use serde_json::Value;
 
 use crate::cursor::Position;
-use crate::filter::Conditions;
+use crate::plan;
 use crate::{Filter, Store, StoreError};
 
 /// The order in which logs are read, on `(start_time, id)`.
@@ -18,49 +18,12 @@ pub enum Order {
     NewestFirst,
 }
 
-impl Order {
-    fn sql(self) -> (&'static str, &'static str) {
-        match self {
-            Order::OldestFirst => (">", "ASC"),
-            Order::NewestFirst => ("<", "DESC"),
-        }
-    }
-}
-
 const GET: &str = "SELECT record FROM logs WHERE id = ?1";
 const POSITION: &str = "SELECT start_time FROM logs WHERE id = ?1";
 const THREAD: &str =
     "SELECT record FROM logs WHERE thread_identifier = ?1 ORDER BY start_time ASC, id ASC";
 const TRACE: &str =
     "SELECT record FROM logs WHERE trace_unique_id = ?1 ORDER BY start_time ASC, id ASC";
-
-/// The SQL and parameters of a filtered, ordered read after a position, at most `limit` rows.
-fn ordered_query(
-    filter: &Filter,
-    order: Order,
-    after: Option<&Position>,
-    limit: Option<usize>,
-) -> Result<(String, Vec<SqlValue>), StoreError> {
-    let mut conditions: Conditions = filter.to_sql()?;
-    let (compare, direction) = order.sql();
-    if let Some(after) = after {
-        conditions.push(
-            format!("(logs.start_time, logs.id) {compare} (?, ?)"),
-            [after.start_time.into(), SqlValue::Text(after.id.clone())],
-        );
-    }
-    let mut sql = format!(
-        "SELECT logs.start_time, logs.id, logs.record FROM logs{} \
-         ORDER BY logs.start_time {direction}, logs.id {direction}",
-        conditions.where_sql()
-    );
-    let mut params = conditions.params;
-    if let Some(limit) = limit {
-        sql.push_str(" LIMIT ?");
-        params.push(i64::try_from(limit).unwrap_or(i64::MAX).into());
-    }
-    Ok((sql, params))
-}
 
 fn decode(cursor: Option<&str>) -> Result<Option<Position>, StoreError> {
     cursor.map(Position::decode).transpose()
@@ -104,17 +67,17 @@ impl Store {
 
     /// How many logs match the filter.
     pub fn count(&self, filter: &Filter) -> Result<u64, StoreError> {
-        let conditions = filter.to_sql()?;
-        let sql = format!("SELECT count(*) FROM logs{}", conditions.where_sql());
+        let (sql, params) = plan::count(&filter.predicates()?);
         let count: i64 = self
             .conn
             .prepare_cached(&sql)?
-            .query_row(params_from_iter(&conditions.params), |row| row.get(0))?;
+            .query_row(params_from_iter(&params), |row| row.get(0))?;
         Ok(u64::try_from(count).unwrap_or(0))
     }
 
     /// One page of matching records, newest first (`start_time` desc, then `id` desc), after
-    /// `cursor` (from a previous page) if given. The second value is the cursor of the next page,
+    /// `cursor` (from a previous page) if given. The page is read in order off one index and the
+    /// read stops after `limit` rows, however many logs match (see [`Store::query_plan`]). The second value is the cursor of the next page,
     /// `None` on the last page. A cursor is a position, not an offset: whatever is inserted
     /// between two page reads, no row repeats and none is skipped (a row inserted behind the
     /// cursor shows up on a later page; one ahead of it does not). `limit` is at least 1.
@@ -126,7 +89,7 @@ impl Store {
     ) -> Result<(Vec<Value>, Option<String>), StoreError> {
         let limit = limit.max(1);
         let after = decode(cursor)?;
-        let (sql, params) = ordered_query(
+        let (sql, params) = self.ordered_read(
             filter,
             Order::NewestFirst,
             after.as_ref(),
@@ -163,6 +126,20 @@ impl Store {
         self.records_of(TRACE, trace_unique_id)
     }
 
+    /// The SQL and parameters of a filtered read in `order` after a position, at most `limit`
+    /// rows, through the index [`plan::choose`] picks for this filter on this data.
+    fn ordered_read(
+        &self,
+        filter: &Filter,
+        order: Order,
+        after: Option<&Position>,
+        limit: Option<usize>,
+    ) -> Result<(String, Vec<SqlValue>), StoreError> {
+        let predicates = filter.predicates()?;
+        let driver = plan::choose(&self.conn, &predicates)?;
+        Ok(plan::ordered_read(&predicates, driver, order, after, limit))
+    }
+
     fn records_of(&self, sql: &str, key: &str) -> Result<Vec<Value>, StoreError> {
         let mut statement = self.conn.prepare_cached(sql)?;
         let mut rows = statement.query([key])?;
@@ -187,7 +164,7 @@ impl Store {
         each: &mut dyn FnMut(&str, &str) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         let after = decode(after_cursor)?;
-        let (sql, params) = ordered_query(filter, order, after.as_ref(), None)?;
+        let (sql, params) = self.ordered_read(filter, order, after.as_ref(), None)?;
         let mut statement = self.conn.prepare_cached(&sql)?;
         let mut rows = statement.query(params_from_iter(&params))?;
         while let Some(row) = rows.next()? {
@@ -203,7 +180,8 @@ impl Store {
 
     /// SQLite's `EXPLAIN QUERY PLAN` lines for the page query that [`Store::list`] (newest first)
     /// or [`Store::for_each`] runs for this filter and cursor: a diagnostic to check that a
-    /// filter is answered through an index.
+    /// filter is answered through an index. The driving index is chosen from the data as for a
+    /// real read, so the plan can differ between stores.
     pub fn query_plan(
         &self,
         filter: &Filter,
@@ -211,7 +189,7 @@ impl Store {
         after_cursor: Option<&str>,
     ) -> Result<Vec<String>, StoreError> {
         let after = decode(after_cursor)?;
-        let (sql, params) = ordered_query(filter, order, after.as_ref(), Some(100))?;
+        let (sql, params) = self.ordered_read(filter, order, after.as_ref(), Some(100))?;
         let mut statement = self.conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
         let mut rows = statement.query(params_from_iter(&params))?;
         let mut plan = Vec::new();

@@ -132,14 +132,14 @@ pub(crate) fn filter_texts(value: &str) -> (String, String) {
     (value.to_owned(), canonical)
 }
 
-const LOG_EXISTS: &str = "SELECT 1 FROM logs WHERE id = ?1";
+const LOG_START: &str = "SELECT start_time FROM logs WHERE id = ?1";
 const DELETE_VALUES: &str = "DELETE FROM score_values WHERE log_id = ?1 AND evaluator_slug = ?2";
 const DELETE_SCORE: &str = "DELETE FROM scores WHERE log_id = ?1 AND evaluator_slug = ?2";
 const INSERT_SCORE: &str = "INSERT INTO scores (log_id, evaluator_slug, value_type, \
      numerical_value, boolean_value, string_value, created_at) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
-const INSERT_VALUE: &str =
-    "INSERT OR IGNORE INTO score_values (evaluator_slug, value_text, log_id) VALUES (?1, ?2, ?3)";
+const INSERT_VALUE: &str = "INSERT OR IGNORE INTO score_values \
+     (evaluator_slug, value_text, start_time, log_id) VALUES (?1, ?2, ?3, ?4)";
 const SELECT_SCORES: &str = "SELECT evaluator_slug, value_type, numerical_value, boolean_value, \
      string_value, created_at FROM scores WHERE log_id = ?1 ORDER BY evaluator_slug";
 
@@ -164,13 +164,14 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let exists = tx
-            .prepare_cached(LOG_EXISTS)?
-            .query_row([log_id], |_| Ok(()))
+        // The score's values are filed under the log's start time, to read matches in order.
+        let start_time: Option<i64> = tx
+            .prepare_cached(LOG_START)?
+            .query_row([log_id], |row| row.get(0))
             .optional()?;
-        if exists.is_none() {
+        let Some(start_time) = start_time else {
             return Err(StoreError::NotFound(log_id.to_owned()));
-        }
+        };
         tx.prepare_cached(DELETE_VALUES)?
             .execute(params![log_id, slug])?;
         tx.prepare_cached(DELETE_SCORE)?
@@ -187,7 +188,7 @@ impl Store {
         {
             let mut insert_value = tx.prepare_cached(INSERT_VALUE)?;
             for value_text in value_texts(&score.value) {
-                insert_value.execute(params![slug, value_text, log_id])?;
+                insert_value.execute(params![slug, value_text, start_time, log_id])?;
             }
         }
         tx.commit()?;

@@ -138,3 +138,68 @@ fn an_export_resumes_after_the_last_id_it_wrote() {
         assert_eq!(rest, all[14..], "{order:?}");
     }
 }
+
+#[test]
+fn a_filtered_export_resumes_after_the_last_id_it_wrote_in_either_order() {
+    let dir = TempDir::new("export-filtered-resume");
+    let mut store = dir.open();
+    // Three rows share a start time; every other row matches.
+    let batch: Vec<Value> = (0..60)
+        .map(|n| {
+            let language = if n % 2 == 0 { "es" } else { "en" };
+            let mut r = with(
+                record(&id(n), (n / 3) as f64),
+                "metadata",
+                json!({"language": language}),
+            );
+            if n % 4 == 0 {
+                r["attempts"] = json!([{"error_kind": "5xx"}]);
+            }
+            r
+        })
+        .collect();
+    insert(&mut store, &batch);
+    let read = |filter: &Filter, order, after: Option<&str>| {
+        let mut ids = Vec::new();
+        store
+            .for_each(filter, order, after, &mut |r, _| {
+                ids.push(
+                    serde_json::from_str::<Value>(r)?["id"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_owned(),
+                );
+                Ok(())
+            })
+            .expect("export");
+        ids
+    };
+    let filters = [
+        (
+            Filter::from_pairs([("metadata.language", "es")]).expect("filter"),
+            2,
+        ),
+        (
+            Filter::from_pairs([("error_kind", "5xx")]).expect("filter"),
+            4,
+        ),
+    ];
+    for (filter, every) in &filters {
+        for order in [Order::OldestFirst, Order::NewestFirst] {
+            let all = read(filter, order, None);
+            let mut expected: Vec<String> = (0..60).filter(|n| n % every == 0).map(id).collect();
+            if order == Order::NewestFirst {
+                expected.reverse();
+            }
+            assert_eq!(all, expected, "{filter:?} {order:?}");
+            for split in [0, 4, 7, all.len() - 1] {
+                let cursor = store
+                    .cursor_of(&all[split])
+                    .expect("lookup")
+                    .expect("known id");
+                let rest = read(filter, order, Some(&cursor));
+                assert_eq!(rest, all[split + 1..], "{filter:?} {order:?} after {split}");
+            }
+        }
+    }
+}

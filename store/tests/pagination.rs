@@ -37,13 +37,27 @@ fn two_hundred_fifty_rows_by_hundred_are_three_pages_newest_first() {
 
 #[test]
 fn pages_stay_stable_when_rows_arrive_between_reads() {
+    // Every record matches these filters, read off different indexes: the time index, the
+    // metadata side table, a column index.
+    let filters: [&[(&str, &str)]; 4] = [
+        &[],
+        &[("metadata.language", "es")],
+        &[("metadata.language", "es"), ("metadata.use_case", "intent")],
+        &[("model", "voice-fast")],
+    ];
+    for pairs in filters {
+        let filter = Filter::from_pairs(pairs.iter().copied()).expect("filter");
+        pages_stay_stable(&filter, &format!("{pairs:?}"));
+    }
+}
+
+fn pages_stay_stable(filter: &Filter, what: &str) {
     let (_dir, mut store) = seeded("stable");
-    let all = Filter::default();
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
     let mut pages = 0;
     loop {
-        let (page, next) = store.list(&all, 100, cursor.as_deref()).expect("page");
+        let (page, next) = store.list(filter, 100, cursor.as_deref()).expect("page");
         seen.extend(ids(&page));
         pages += 1;
         // New traffic lands between two page reads: newer than anything read so far, at the very
@@ -59,26 +73,30 @@ fn pages_stay_stable_when_rows_arrive_between_reads() {
             None => break,
         }
     }
-    assert_eq!(pages, 3);
+    assert_eq!(pages, 3, "{what}");
     let unique: HashSet<&String> = seen.iter().collect();
-    assert_eq!(unique.len(), seen.len(), "no row twice");
+    assert_eq!(unique.len(), seen.len(), "{what}: no row twice");
     let original: Vec<String> = seen
         .iter()
         .filter(|id| id.starts_with("log-"))
         .cloned()
         .collect();
-    assert_eq!(original, expected_newest_first(), "none missing, in order");
+    assert_eq!(
+        original,
+        expected_newest_first(),
+        "{what}: none missing, in order"
+    );
     assert!(
         seen.iter()
             .all(|id| !id.starts_with("new-") && !id.starts_with("tie-")),
-        "rows ahead of the cursor do not leak into later pages"
+        "{what}: rows ahead of the cursor do not leak into later pages"
     );
     assert_eq!(
         seen[250..],
         ["old-2", "old-1"],
-        "rows behind the cursor show up where they belong"
+        "{what}: rows behind the cursor show up where they belong"
     );
-    assert_eq!(store.count(&all).expect("count"), 250 + 3 * 32);
+    assert_eq!(store.count(filter).expect("count"), 250 + 3 * 32, "{what}");
 }
 
 #[test]
@@ -123,4 +141,42 @@ fn a_cursor_that_is_not_ours_is_refused() {
             "{junk:?}"
         );
     }
+}
+
+#[test]
+fn a_metadata_listing_in_a_time_range_pages_through_exactly_that_range() {
+    let dir = TempDir::new("range-pages");
+    let mut store = dir.open();
+    // Two records per second, so pages end in the middle of a tie.
+    let batch: Vec<Value> = (0..300)
+        .map(|n| {
+            let language = if n % 3 == 0 { "en" } else { "es" };
+            with(
+                record(&id(n), (n / 2) as f64),
+                "metadata",
+                json!({"language": language}),
+            )
+        })
+        .collect();
+    insert(&mut store, &batch);
+    let (from, to) = (at(20.0), at(120.0));
+    let spanish = Filter::from_pairs([
+        ("metadata.language", "es"),
+        ("from", from.as_str()),
+        ("to", to.as_str()),
+    ])
+    .expect("filter");
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let (page, next) = store.list(&spanish, 7, cursor.as_deref()).expect("page");
+        seen.extend(ids(&page));
+        match next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    let expected: Vec<String> = (40..240).rev().filter(|n| n % 3 != 0).map(id).collect();
+    assert_eq!(seen, expected);
+    assert_eq!(store.count(&spanish).expect("count"), expected.len() as u64);
 }

@@ -15,7 +15,9 @@ fn seeded() -> (TempDir, Store, String) {
             let mut r = record(&id(n), n as f64);
             r["thread_identifier"] = json!(format!("call_{}", n / 10));
             let language = ["es", "en", "fr"][n % 3];
-            r["metadata"] = json!({"language": language, "tenant": format!("t{}", n % 50)});
+            r["metadata"] = json!({
+                "language": language, "tenant": format!("t{}", n % 50), "use_case": "intent",
+            });
             r
         })
         .collect();
@@ -86,4 +88,92 @@ fn an_unfiltered_page_reads_the_time_index_in_order() {
         !plan.iter().any(|line| line.contains("TEMP B-TREE")),
         "no sort needed: {plan:#?}"
     );
+}
+
+/// The plan walks one index in the page's order: nothing is collected and sorted first.
+fn assert_no_sort(plan: &[String], what: &str) {
+    assert!(
+        !plan.iter().any(|line| line.contains("TEMP B-TREE")),
+        "{what} sorts its matches: {plan:#?}"
+    );
+}
+
+#[test]
+fn a_metadata_page_is_read_in_order_off_the_side_table_however_common_the_value() {
+    let (_dir, store, cursor) = seeded();
+    let from = at(500.0);
+    let to = at(1_500.0);
+    let values = [
+        ("use_case", "intent", "every log"),
+        ("language", "es", "a third"),
+        ("tenant", "t7", "2%"),
+        ("never_seen_before", "x", "none"),
+    ];
+    for (key, value, share) in values {
+        let key = format!("metadata.{key}");
+        let ranges: [&[(&str, &str)]; 2] = [&[], &[("from", &from), ("to", &to)]];
+        for range in ranges {
+            let mut pairs = vec![(key.as_str(), value)];
+            pairs.extend_from_slice(range);
+            let filter = Filter::from_pairs(pairs.iter().copied()).expect("filter");
+            for order in [Order::NewestFirst, Order::OldestFirst] {
+                for after in [None, Some(cursor.as_str())] {
+                    let what = format!("{pairs:?} ({share}) {order:?} after {after:?}");
+                    let plan = store.query_plan(&filter, order, after).expect("plan");
+                    assert!(
+                        plan[0].starts_with(
+                            "SEARCH log_properties USING PRIMARY KEY (key=? AND value=?"
+                        ),
+                        "{what} is driven by the side table: {plan:#?}"
+                    );
+                    assert_indexed(&plan, &what);
+                    assert_no_sort(&plan, &what);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn error_kind_score_and_combined_filters_need_no_sort() {
+    let (_dir, store, cursor) = seeded();
+    let filters: [&[(&str, &str)]; 6] = [
+        &[("error_kind", "5xx")],
+        &[("score.q", "1")],
+        &[("metadata.use_case", "intent"), ("metadata.tenant", "t7")],
+        &[("metadata.use_case", "intent"), ("status", "success")],
+        &[("metadata.use_case", "intent"), ("error_kind", "5xx")],
+        &[("metadata.use_case", "intent"), ("score.q", "1")],
+    ];
+    for pairs in filters {
+        let filter = Filter::from_pairs(pairs.iter().copied()).expect("filter");
+        for after in [None, Some(cursor.as_str())] {
+            let what = format!("{pairs:?} after {after:?}");
+            let plan = store
+                .query_plan(&filter, Order::NewestFirst, after)
+                .expect("plan");
+            assert_indexed(&plan, &what);
+            assert_no_sort(&plan, &what);
+        }
+    }
+}
+
+#[test]
+fn a_thread_drives_and_its_metadata_is_checked_per_log() {
+    let (_dir, store, _) = seeded();
+    let filter = Filter::from_pairs([
+        ("metadata.use_case", "intent"),
+        ("thread_identifier", "call_7"),
+    ])
+    .expect("filter");
+    let plan = store
+        .query_plan(&filter, Order::NewestFirst, None)
+        .expect("plan");
+    assert!(plan[0].contains("logs_by_thread"), "{plan:#?}");
+    assert!(
+        plan.iter()
+            .any(|line| line.contains("log_properties_by_log")),
+        "{plan:#?}"
+    );
+    assert_no_sort(&plan, "thread");
 }
