@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
-use subtle::ConstantTimeEq;
 use tower::{Layer, Service};
 
 use crate::body::ResponseBody;
@@ -67,17 +66,8 @@ fn refusal<B>(key: Option<&str>, request: &Request<B>) -> Option<GatewayError> {
     }
     match key {
         Some(key) => {
-            let token = request
-                .headers()
-                .get(http::header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| {
-                    v.strip_prefix("Bearer ")
-                        .or_else(|| v.strip_prefix("bearer "))
-                })
-                .map(str::trim)
-                .unwrap_or("");
-            let ok = bool::from(key.as_bytes().ct_eq(token.as_bytes()));
+            let header = request.headers().get(http::header::AUTHORIZATION);
+            let ok = crate::auth::authorized(&[key], header);
             (!ok).then_some(GatewayError::AdminUnauthorized)
         }
         None => {

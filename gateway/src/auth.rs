@@ -50,20 +50,25 @@ fn guarded(path: &str) -> bool {
     path.starts_with("/v1/") || path == "/chat/completions" || path == "/models"
 }
 
-fn authorized(keys: &[String], header: Option<&http::HeaderValue>) -> bool {
-    let Some(token) = header
+/// The token of an `Authorization: Bearer <token>` header.
+pub(crate) fn bearer_token(header: Option<&http::HeaderValue>) -> Option<&str> {
+    header
         .and_then(|v| v.to_str().ok())
         .and_then(|v| {
             v.strip_prefix("Bearer ")
                 .or_else(|| v.strip_prefix("bearer "))
         })
         .map(str::trim)
-    else {
+}
+
+/// True when `header` carries one of `keys`. Constant-time per key, and every key is
+/// compared, so timing reveals nothing.
+pub(crate) fn authorized<K: AsRef<str>>(keys: &[K], header: Option<&http::HeaderValue>) -> bool {
+    let Some(token) = bearer_token(header) else {
         return false;
     };
-    // Constant-time per key, and every key is compared, so timing reveals nothing.
     keys.iter().fold(false, |ok, key| {
-        ok | bool::from(key.as_bytes().ct_eq(token.as_bytes()))
+        ok | bool::from(key.as_ref().as_bytes().ct_eq(token.as_bytes()))
     })
 }
 

@@ -1,6 +1,6 @@
 //! Load-testing tools for Switchboard: a scriptable mock OpenAI-compatible
 //! provider, usable in-process ([`MockProvider`]) or as the `mock-provider`
-//! binary. It also speaks Anthropic's Messages API on `POST .../v1/messages`
+//! binary, and the load generator behind the `loadgen` binary ([`load`]). It also speaks Anthropic's Messages API on `POST .../v1/messages`
 //! (point an Anthropic client at [`MockHandle::anthropic_base_url`]): same
 //! directives, Anthropic's bodies, events and error shapes.
 //!
@@ -15,6 +15,7 @@
 //! | --- | --- |
 //! | `fail=<400..599>` | answer that status with an OpenAI (or Anthropic) error body |
 //! | `times=N` | only the first N requests of this model string fail |
+//! | `fail_rate=<0..1>` | only this fraction of requests, drawn at random, fail (with `fail`) |
 //! | `retry_after=<secs>` | `Retry-After` on failure responses |
 //! | `ttft_ms=<ms>` | stream: delay before first content; non-stream: delay the response |
 //! | `slow_times=N` | only the first N requests get `ttft_ms` |
@@ -26,6 +27,7 @@
 //! | `json_times=N` | only the first N requests get `json`, later ones valid JSON |
 //! | `stall_after=<k>` | stream: hold after k chunks (60 s); non-stream: answer after 60 s |
 //! | `stall_times=N` | only the first N requests stall |
+//! | `stall_rate=<0..1>` | only this fraction of requests, drawn at random, stall (with `stall_after`) |
 //! | `drop_after=<k>` | stream: cut the body after k chunks; non-stream: cut the body halfway |
 //! | `drop_times=N` | only the first N requests are cut |
 //! | `tool_call=<name>` | answer with a tool call to `<name>` |
@@ -43,6 +45,7 @@
 
 #![warn(missing_docs)]
 
+pub mod load;
 pub mod mock;
 
 pub use mock::{

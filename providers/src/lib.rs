@@ -6,6 +6,7 @@ pub mod chunk;
 mod error;
 mod headers;
 pub mod openai;
+mod post_json;
 mod provider;
 mod registry;
 pub mod upstream_error;

@@ -12,7 +12,6 @@ use switchboard_config::{ErrorKind, ProviderConfig, ProviderKind};
 use crate::chunk::StreamChunk;
 use crate::error::ProviderError;
 use crate::provider::{ChatRequest, ChunkStream, Completion, Provider};
-use crate::upstream_error;
 
 /// An OpenAI-compatible chat completions API (or an Azure OpenAI resource).
 pub struct OpenAiProvider {
@@ -62,32 +61,9 @@ impl OpenAiProvider {
     }
 
     async fn send(&self, request: ChatRequest<'_>) -> Result<reqwest::Response, ProviderError> {
-        let body =
-            serde_json::to_vec(&UpstreamBody(request)).map_err(|e| ProviderError::Translate {
-                message: format!("cannot encode the request: {e}"),
-            })?;
-        let response = self
-            .client
-            .post(self.url(request.model))
-            .headers(self.headers.clone())
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .body(body)
-            .send()
+        let body = crate::post_json::encode(&UpstreamBody(request))?;
+        crate::post_json::post_json(&self.client, &self.url(request.model), &self.headers, body)
             .await
-            .map_err(|e| ProviderError::Connect {
-                message: crate::headers::describe(&e),
-            })?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(response);
-        }
-        let headers = response.headers().clone();
-        let body = response.bytes().await.unwrap_or_default();
-        Err(upstream_error::from_response(
-            status.as_u16(),
-            &headers,
-            &body,
-        ))
     }
 }
 

@@ -111,24 +111,29 @@ impl AttemptContext<'_> {
             Ok(Err(e)) => return self.failed(target, &clock, from_provider(e)),
             Ok(Ok(completion)) => completion,
         };
-        let json_valid = if self.policy.validate_json {
-            let message = completion.message().cloned().unwrap_or(Value::Null);
-            let content = message.get("content").and_then(Value::as_str);
-            match self.check.check(content, message_tool_calls(&message)) {
-                Ok(checked) => checked.map(|()| true),
-                Err(why) => {
-                    let failure = Failure {
-                        payload: Some(Answer {
-                            completion,
-                            json_valid: Some(false),
-                        }),
-                        ..Failure::new(ErrorKind::InvalidJson, Some(200), why)
-                    };
-                    return self.failed(target, &clock, failure);
-                }
+        // The verdict owns nothing of the completion, so an invalid answer can move into the
+        // failure below without a copy of its message.
+        let verdict = self.policy.validate_json.then(|| {
+            let message = completion.message();
+            let content = message
+                .and_then(|m| m.get("content"))
+                .and_then(Value::as_str);
+            let calls = message.map(message_tool_calls).unwrap_or_default();
+            self.check.check(content, calls)
+        });
+        let json_valid = match verdict {
+            None | Some(Ok(None)) => None,
+            Some(Ok(Some(()))) => Some(true),
+            Some(Err(why)) => {
+                let failure = Failure {
+                    payload: Some(Answer {
+                        completion,
+                        json_valid: Some(false),
+                    }),
+                    ..Failure::new(ErrorKind::InvalidJson, Some(200), why)
+                };
+                return self.failed(target, &clock, failure);
             }
-        } else {
-            None
         };
         Attempted {
             record: self.record(target, &clock, Some(200), None),

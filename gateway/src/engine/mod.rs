@@ -14,6 +14,7 @@ pub mod relay;
 pub mod stream_timing;
 
 use http::{HeaderValue, Response, StatusCode};
+use serde_json::Value;
 use switchboard_config::StreamJson;
 use tokio::time::Instant;
 
@@ -140,8 +141,10 @@ fn complete_response(
     }
     log.usage = answer.completion.usage();
     log.json_valid = answer.json_valid;
-    log.output = answer.completion.message().cloned();
-    let mut response = Response::new(body::full(answer.completion.body));
+    // The client gets the provider's bytes as they came; the record takes the parsed message.
+    let switchboard_providers::Completion { body, mut json } = answer.completion;
+    log.output = json.pointer_mut("/choices/0/message").map(Value::take);
+    let mut response = Response::new(body::full(body));
     set_headers(&mut response, &log, &served, index, answer.json_valid);
     response.headers_mut().insert(
         http::header::CONTENT_TYPE,

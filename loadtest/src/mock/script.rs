@@ -74,6 +74,8 @@ pub struct Script {
     pub fail: Option<u16>,
     /// `times=N`: only the first N requests for the model string fail.
     pub times: Option<u64>,
+    /// `fail_rate=<0..1>`: only this fraction of requests, drawn at random, fail.
+    pub fail_rate: Option<f64>,
     /// `retry_after=<secs>`: `Retry-After` header on failure responses.
     pub retry_after: Option<u64>,
     /// `ttft_ms=<ms>`: delay before the first content (stream) or the whole response.
@@ -96,6 +98,8 @@ pub struct Script {
     pub stall_after: Option<usize>,
     /// `stall_times=N`: only the first N requests stall.
     pub stall_times: Option<u64>,
+    /// `stall_rate=<0..1>`: only this fraction of requests, drawn at random, stall.
+    pub stall_rate: Option<f64>,
     /// `drop_after=<k>`: abort the body after k content chunks.
     pub drop_after: Option<usize>,
     /// `drop_times=N`: only the first N requests are dropped.
@@ -119,6 +123,7 @@ impl Default for Script {
         Script {
             fail: None,
             times: None,
+            fail_rate: None,
             retry_after: None,
             ttft_ms: 0,
             slow_times: None,
@@ -130,6 +135,7 @@ impl Default for Script {
             json_times: None,
             stall_after: None,
             stall_times: None,
+            stall_rate: None,
             drop_after: None,
             drop_times: None,
             tool_call: None,
@@ -193,6 +199,7 @@ impl Script {
                 self.fail = Some(status);
             }
             "times" => self.times = Some(number(name, &value)?),
+            "fail_rate" => self.fail_rate = Some(fraction(name, &value)?),
             "retry_after" => self.retry_after = Some(number(name, &value)?),
             "ttft_ms" => self.ttft_ms = number(name, &value)?,
             "slow_times" => self.slow_times = Some(number(name, &value)?),
@@ -224,6 +231,7 @@ impl Script {
             "json_times" => self.json_times = Some(number(name, &value)?),
             "stall_after" => self.stall_after = Some(number(name, &value)?),
             "stall_times" => self.stall_times = Some(number(name, &value)?),
+            "stall_rate" => self.stall_rate = Some(fraction(name, &value)?),
             "drop_after" => self.drop_after = Some(number(name, &value)?),
             "drop_times" => self.drop_times = Some(number(name, &value)?),
             "tool_call" => {
@@ -263,10 +271,13 @@ impl Script {
     }
 
     /// Resolves the gates for the `ordinal`-th (1-based) request of this model
-    /// string. Ungated scripts ignore `ordinal`.
+    /// string. Ungated scripts ignore `ordinal`. `*_rate` gates draw at random.
     pub(crate) fn plan(&self, ordinal: u64) -> Plan {
         let open = |limit: Option<u64>| limit.is_none_or(|n| ordinal <= n);
-        let fail = self.fail.filter(|_| open(self.times));
+        let drawn = |rate: Option<f64>| rate.is_none_or(|p| fastrand::f64() < p);
+        let fail = self
+            .fail
+            .filter(|_| open(self.times) && drawn(self.fail_rate));
         let ttft_ms = if open(self.slow_times) {
             self.ttft_ms
         } else {
@@ -292,7 +303,9 @@ impl Script {
             chunks: self.chunks,
             chunk_gap: Duration::from_millis(self.chunk_ms),
             answer,
-            stall_after: self.stall_after.filter(|_| open(self.stall_times)),
+            stall_after: self
+                .stall_after
+                .filter(|_| open(self.stall_times) && drawn(self.stall_rate)),
             drop_after: self.drop_after.filter(|_| open(self.drop_times)),
             error_event: self.error_event.clone(),
             pings: self.pings,
@@ -327,6 +340,17 @@ fn number<T: FromStr>(name: &str, value: &str) -> Result<T, ScriptError> {
     value
         .parse()
         .map_err(|_| invalid(name, value.to_owned(), "expected a non-negative integer"))
+}
+
+fn fraction(name: &str, value: &str) -> Result<f64, ScriptError> {
+    match value.parse::<f64>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err(invalid(
+            name,
+            value.to_owned(),
+            "expected a fraction between 0 and 1",
+        )),
+    }
 }
 
 fn invalid(name: &str, value: String, reason: &'static str) -> ScriptError {
@@ -377,6 +401,28 @@ mod tests {
         assert!(matches!(s.plan(3).answer, Answer::Text(ref t) if t == JsonMode::Invalid.text()));
         assert!(matches!(s.plan(4).answer, Answer::Text(ref t) if t == JsonMode::Valid.text()));
         assert!(!Script::parse("fail=500").unwrap().is_gated());
+    }
+
+    #[test]
+    fn rates_gate_at_random() {
+        assert!(Script::parse("fail_rate=1.5").is_err());
+        assert!(Script::parse("stall_rate=-0.1").is_err());
+        assert!(Script::parse("fail_rate=x").is_err());
+        let s = Script::parse("fail=503&fail_rate=0.05&stall_after=0&stall_rate=0.1").unwrap();
+        assert_eq!(s.fail_rate, Some(0.05));
+        assert!(!s.is_gated(), "rates need no per-model counter");
+        let n = 20_000;
+        let plans: Vec<Plan> = (1..=n).map(|i| s.plan(i)).collect();
+        let failed = plans.iter().filter(|p| p.fail == Some(503)).count();
+        let stalled = plans.iter().filter(|p| p.stall_after == Some(0)).count();
+        // Expected 1,000 and 2,000; the bounds are more than 9 standard deviations wide.
+        assert!((700..=1300).contains(&failed), "{failed}");
+        assert!((1600..=2400).contains(&stalled), "{stalled}");
+        let never = Script::parse("fail=503&fail_rate=0").unwrap();
+        assert!((1..=1000).all(|i| never.plan(i).fail.is_none()));
+        let always = Script::parse("fail=500&fail_rate=1&times=3").unwrap();
+        assert_eq!(always.plan(3).fail, Some(500));
+        assert_eq!(always.plan(4).fail, None, "times still applies");
     }
 
     #[test]

@@ -16,7 +16,6 @@ use switchboard_config::{ProviderConfig, ProviderKind};
 
 use crate::error::ProviderError;
 use crate::provider::{ChatRequest, ChunkStream, Completion, Provider};
-use crate::upstream_error;
 
 pub use request::{DEFAULT_MAX_TOKENS, dropped_fields, to_messages_request};
 pub use response::{finish_reason, to_chat_completion};
@@ -69,31 +68,13 @@ impl AnthropicProvider {
     ) -> Result<reqwest::Response, ProviderError> {
         let body =
             to_messages_request(request.body, request.model, stream, self.default_max_tokens)?;
-        let body = serde_json::to_vec(&body).map_err(|e| ProviderError::Translate {
-            message: format!("cannot encode the request: {e}"),
-        })?;
-        let response = self
-            .client
-            .post(&self.url)
-            .headers(self.headers.clone())
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| ProviderError::Connect {
-                message: crate::headers::describe(&e),
-            })?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(response);
-        }
-        let headers = response.headers().clone();
-        let body = response.bytes().await.unwrap_or_default();
-        Err(upstream_error::from_response(
-            status.as_u16(),
-            &headers,
-            &body,
-        ))
+        crate::post_json::post_json(
+            &self.client,
+            &self.url,
+            &self.headers,
+            crate::post_json::encode(&body)?,
+        )
+        .await
     }
 }
 

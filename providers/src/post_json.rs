@@ -1,0 +1,46 @@
+//! One upstream POST of a JSON body, shared by every adapter: send, and turn a non-success
+//! status into a [`ProviderError`] carrying the provider's message and Retry-After.
+
+use reqwest::header::HeaderMap;
+use serde::Serialize;
+
+use crate::error::ProviderError;
+use crate::upstream_error;
+
+/// Encodes `body` as JSON.
+pub fn encode(body: &impl Serialize) -> Result<Vec<u8>, ProviderError> {
+    serde_json::to_vec(body).map_err(|e| ProviderError::Translate {
+        message: format!("cannot encode the request: {e}"),
+    })
+}
+
+/// POSTs `body` to `url` with `headers`; resolves with the response once its head is in and
+/// its status is a success.
+pub async fn post_json(
+    client: &reqwest::Client,
+    url: &str,
+    headers: &HeaderMap,
+    body: Vec<u8>,
+) -> Result<reqwest::Response, ProviderError> {
+    let response = client
+        .post(url)
+        .headers(headers.clone())
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| ProviderError::Connect {
+            message: crate::headers::describe(&e),
+        })?;
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    let headers = response.headers().clone();
+    let body = response.bytes().await.unwrap_or_default();
+    Err(upstream_error::from_response(
+        status.as_u16(),
+        &headers,
+        &body,
+    ))
+}
