@@ -173,10 +173,19 @@ fn main() -> ExitCode {
 }
 
 fn run_server(config: Config) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    // On one CPU (a container limit, or `taskset`), a current-thread runtime skips the
+    // multi-thread scheduler's injection queue and park/unpark work for nothing.
+    let one_cpu = std::thread::available_parallelism().is_ok_and(|n| n.get() == 1);
+    let runtime = if one_cpu {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+    }
+    .context("cannot start the async runtime")?;
     // The recorder first: metric handles taken before it exists would count nothing.
     switchboard_gateway::metrics::install();
     let pipeline = LogPipeline::start(&config.logging).context("cannot start the log pipeline")?;

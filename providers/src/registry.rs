@@ -54,6 +54,8 @@ fn http_client() -> Result<reqwest::Client, ProviderError> {
         .pool_idle_timeout(Duration::from_secs(90))
         .pool_max_idle_per_host(1024)
         .connect_timeout(Duration::from_secs(10))
+        // A gateway must not silently re-send a completion to wherever a 3xx points.
+        .redirect(reqwest::redirect::Policy::none())
         .tcp_keepalive(Duration::from_secs(30))
         .build()
         .map_err(|e| ProviderError::Connect {
