@@ -5,7 +5,7 @@
 # Reuses the debug binaries of `cargo build --workspace --bins` (builds them if missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN="${BIN:-target/debug}"
+BIN="${BIN:-${CARGO_TARGET_DIR:-target}/debug}"
 if [[ ! -x $BIN/loadgen || ! -x $BIN/mock-provider ]]; then
   cargo build -q -p switchboard-loadtest --bins
 fi
