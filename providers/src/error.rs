@@ -53,6 +53,20 @@ pub enum ProviderError {
 }
 
 impl ProviderError {
+    /// The upstream stream ended cleanly but before its end marker (`[DONE]`, `message_stop`).
+    pub fn closed_before(marker: &str) -> ProviderError {
+        ProviderError::StreamCut {
+            message: format!("upstream closed the stream before {marker}"),
+        }
+    }
+
+    /// The upstream stream broke at the transport level.
+    pub fn stream_broke(error: impl std::fmt::Display) -> ProviderError {
+        ProviderError::StreamCut {
+            message: format!("upstream stream broke: {error}"),
+        }
+    }
+
     /// The error kind the retry policy, metrics and the record use.
     pub fn kind(&self) -> ErrorKind {
         match self {

@@ -164,17 +164,11 @@ where
                     None if state.finished => return None,
                     None => {
                         state.done = true;
-                        let err = ProviderError::StreamCut {
-                            message: "upstream closed the stream before [DONE]".to_owned(),
-                        };
-                        return Some((Err(err), state));
+                        return Some((Err(ProviderError::closed_before("[DONE]")), state));
                     }
                     Some(Err(e)) => {
                         state.done = true;
-                        let err = ProviderError::StreamCut {
-                            message: format!("upstream stream broke: {e}"),
-                        };
-                        return Some((Err(err), state));
+                        return Some((Err(ProviderError::stream_broke(e)), state));
                     }
                     Some(Ok(event)) => event,
                 };

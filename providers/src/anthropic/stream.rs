@@ -67,17 +67,11 @@ where
                     Some(Ok(event)) => event,
                     None => {
                         state.done = true;
-                        let err = ProviderError::StreamCut {
-                            message: "upstream closed the stream before message_stop".to_owned(),
-                        };
-                        return Some((Err(err), state));
+                        return Some((Err(ProviderError::closed_before("message_stop")), state));
                     }
                     Some(Err(e)) => {
                         state.done = true;
-                        let err = ProviderError::StreamCut {
-                            message: format!("upstream stream broke: {e}"),
-                        };
-                        return Some((Err(err), state));
+                        return Some((Err(ProviderError::stream_broke(e)), state));
                     }
                 };
                 if let Err(err) = state.translator.event(&event.event, &event.data) {
