@@ -4,7 +4,7 @@
 FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked -p switchboard-gateway --bin switchboard \
+RUN cargo build --release --locked -p switchboard-cli --bin switchboard \
  && cp target/release/switchboard /switchboard
 
 FROM debian:bookworm-slim

@@ -5,14 +5,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
-use switchboard_providers::Usage;
+use switchboard_record::{AttemptRecord, LogRecord, LogSink, RequestStatus, Usage, rfc3339};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
-use crate::identity::Identity;
-use crate::metrics;
-use crate::record::{AttemptRecord, LogRecord, RequestStatus};
-use crate::sink::LogSink;
+use crate::request::identity::Identity;
+use crate::telemetry::metrics;
 
 /// The target that served (or was last tried) and its prices.
 #[derive(Debug, Clone, Default)]
@@ -210,8 +207,4 @@ impl Drop for RequestLog {
             );
         }
     }
-}
-
-fn rfc3339(time: OffsetDateTime) -> String {
-    time.format(&Rfc3339).unwrap_or_default()
 }

@@ -1,15 +1,16 @@
-//! What every request handler shares: config, routes, the log sink, the store, metrics, secrets.
+//! What every request handler shares: config, routes, the log sink, metrics, secrets, and the
+//! service mounted under `/api/`.
 
 use std::sync::Arc;
 
 use metrics_exporter_prometheus::PrometheusHandle;
 use switchboard_config::Config;
 use switchboard_providers::Providers;
+use switchboard_record::LogSink;
 
-use crate::redact::Redactor;
-use crate::routing::Routes;
-use crate::sink::LogSink;
-use crate::store_pool::StorePool;
+use crate::request::routing::Routes;
+use crate::routes::Mount;
+use crate::telemetry::redact::Redactor;
 
 /// Shared by every connection.
 pub struct AppState {
@@ -23,12 +24,12 @@ pub struct AppState {
     pub metrics: Option<PrometheusHandle>,
     /// Keeps credentials out of messages.
     pub redactor: Redactor,
-    /// Read access to `logging.store` for the logs API.
-    pub store: Arc<StorePool>,
+    /// Serves `/api/*` (the logs API), when the binary mounted one.
+    pub api: Option<Arc<dyn Mount>>,
 }
 
 impl AppState {
-    /// Builds the state for `config`, sending records to `sink`.
+    /// Builds the state for `config`, sending records to `sink`; nothing is mounted yet.
     pub fn new(
         config: Config,
         sink: Arc<dyn LogSink>,
@@ -37,10 +38,16 @@ impl AppState {
         Ok(AppState {
             routes: Routes::new(&config, providers),
             redactor: Redactor::from_config(&config),
-            metrics: crate::metrics::install(),
-            store: Arc::new(StorePool::new(&config.logging.store)),
+            metrics: crate::telemetry::metrics::install(),
             sink,
             config: Arc::new(config),
+            api: None,
         })
+    }
+
+    /// Mounts `api` under `/api/`.
+    pub fn with_api(mut self, api: Arc<dyn Mount>) -> AppState {
+        self.api = Some(api);
+        self
     }
 }

@@ -4,21 +4,9 @@
 use std::borrow::Cow;
 
 use bytes::Bytes;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-/// Token counts as OpenAI reports them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Usage {
-    /// Tokens in the prompt.
-    #[serde(default)]
-    pub prompt_tokens: u64,
-    /// Tokens generated.
-    #[serde(default)]
-    pub completion_tokens: u64,
-    /// Their sum.
-    #[serde(default)]
-    pub total_tokens: u64,
-}
+pub use switchboard_record::Usage;
 
 /// One streamed fragment of a tool call.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

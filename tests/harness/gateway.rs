@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use switchboard_config::Config;
 use switchboard_gateway::AppState;
-use switchboard_gateway::sink::{LogPipeline, LogSink};
+use switchboard_logs_api::LogsApi;
+use switchboard_record::LogSink;
+use switchboard_sink::LogPipeline;
 use tokio::sync::oneshot;
 
 use crate::client::Client;
@@ -33,7 +35,7 @@ impl Gateway {
     /// Serves `config_toml` with the real log pipeline of its `[logging]` section.
     pub async fn start_logging(config_toml: &str) -> Gateway {
         let config = parse(config_toml);
-        switchboard_gateway::metrics::install();
+        switchboard_gateway::telemetry::metrics::install();
         let pipeline = LogPipeline::start(&config.logging).expect("log pipeline starts");
         let sink = pipeline.sink();
         Gateway::serve(config, sink, MemorySink::default(), Some(pipeline)).await
@@ -45,7 +47,15 @@ impl Gateway {
         records: MemorySink,
         pipeline: Option<LogPipeline>,
     ) -> Gateway {
-        let state = AppState::new(config, sink).expect("providers build");
+        // As `switchboard serve` builds it: the proxy with the logs API mounted.
+        let api = LogsApi::new(
+            &config.logging.store,
+            sink.clone(),
+            config.server.max_body_bytes,
+        );
+        let state = AppState::new(config, sink)
+            .expect("providers build")
+            .with_api(Arc::new(api));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind a free port");

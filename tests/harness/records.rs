@@ -4,8 +4,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
-use switchboard_gateway::record::LogRecord;
-use switchboard_gateway::sink::LogSink;
+use switchboard_record::{LogRecord, LogSink};
 use tokio::sync::Notify;
 
 /// Keeps every submitted record as JSON.

@@ -7,9 +7,9 @@ use switchboard_config::{ErrorKind, Policy};
 use switchboard_providers::{ChatRequest, ChunkStream, Completion, ProviderError, StreamChunk};
 use tokio::time::Instant;
 
-use crate::record::AttemptRecord;
-use crate::redact::Redactor;
-use crate::routing::RouteTarget;
+use crate::request::routing::RouteTarget;
+use crate::telemetry::redact::Redactor;
+use switchboard_record::AttemptRecord;
 
 use super::fallback::{Attempted, Failure};
 use super::json_check::JsonCheck;

@@ -12,9 +12,9 @@ use std::time::Duration;
 use switchboard_config::ErrorKind;
 use tokio::time::Instant;
 
-use crate::metrics;
-use crate::record::AttemptRecord;
-use crate::routing::Route;
+use crate::request::routing::Route;
+use crate::telemetry::metrics;
+use switchboard_record::AttemptRecord;
 
 use super::policy::retry_delay;
 

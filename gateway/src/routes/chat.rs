@@ -1,28 +1,24 @@
 //! `POST /v1/chat/completions`: read the body (bounded), parse, route, hand to the engine.
 
 use http::{Request, Response};
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
+use switchboard_record::RequestStatus;
 
-use crate::body::ResponseBody;
-use crate::chat_request::ChatRequest;
-use crate::engine;
-use crate::error::GatewayError;
-use crate::record::RequestStatus;
+use crate::http::body::ResponseBody;
+use crate::http::error::GatewayError;
+use crate::http::read_body::read_limited;
+use crate::request::chat_request::ChatRequest;
 use crate::request_log::RequestLog;
+use crate::respond;
 use crate::state::AppState;
 
 /// Serves one chat completion; every path out of here ends the request's record.
 pub async fn handle(state: &AppState, request: Request<Incoming>) -> Response<ResponseBody> {
     let mut log = RequestLog::start(state.sink.clone(), state.config.logging.capture_bodies);
     let (parts, body) = request.into_parts();
-    let limit = state.config.server.max_body_bytes;
-    let bytes = match Limited::new(body, limit).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            return reject(log, GatewayError::BodyTooLarge { limit });
-        }
-        Err(e) => return reject(log, GatewayError::BodyRead(e.to_string())),
+    let bytes = match read_limited(body, state.config.server.max_body_bytes).await {
+        Ok(bytes) => bytes,
+        Err(e) => return reject(log, e),
     };
     let mut request = match ChatRequest::parse(&bytes, &parts.headers) {
         Ok(request) => request,
@@ -35,7 +31,7 @@ pub async fn handle(state: &AppState, request: Request<Incoming>) -> Response<Re
         return reject(log, GatewayError::ModelNotFound(request.model));
     };
     log.routed = true;
-    engine::serve(state, &route, request, log).await
+    respond::serve(state, &route, request, log).await
 }
 
 fn reject(log: RequestLog, error: GatewayError) -> Response<ResponseBody> {

@@ -1,31 +1,22 @@
 //! `/healthz`, `/readyz` and `/metrics`.
 
-use http::{HeaderValue, Response};
+use http::{HeaderValue, Response, StatusCode};
 use serde_json::json;
 
-use crate::body::{self, ResponseBody};
+use crate::http::body::{self, ResponseBody};
+use crate::http::json::json_response;
 use crate::state::AppState;
-
-fn json_response(value: serde_json::Value, status: u16) -> Response<ResponseBody> {
-    let mut response = Response::new(body::full(value.to_string()));
-    *response.status_mut() = http::StatusCode::from_u16(status).unwrap_or_default();
-    response.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response
-}
 
 /// The process is alive.
 pub fn alive() -> Response<ResponseBody> {
-    json_response(json!({"status": "ok"}), 200)
+    json_response(StatusCode::OK, &json!({"status": "ok"}))
 }
 
 /// The config is loaded and the log sink can take records.
 pub fn ready(state: &AppState) -> Response<ResponseBody> {
     json_response(
-        json!({"config": "loaded", "log_sink": state.sink.state()}),
-        200,
+        StatusCode::OK,
+        &json!({"config": "loaded", "log_sink": state.sink.state()}),
     )
 }
 

@@ -1,18 +1,30 @@
-//! The HTTP surface of SPEC sections 3 and 7, dispatched by method and path.
+//! The HTTP surface of SPEC section 3, dispatched by method and path; `/api/*` goes to the
+//! [`Mount`] the binary put there (the logs API of SPEC section 7).
 
-mod api;
 mod chat;
 mod health;
 mod models;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use http::{Method, Request, Response};
 use hyper::body::Incoming;
 
-use crate::body::ResponseBody;
-use crate::error::GatewayError;
+use crate::http::body::ResponseBody;
+use crate::http::error::GatewayError;
 use crate::state::AppState;
+
+/// A service mounted under `/api/` (the logs API). The server has already checked the admin
+/// key (or loopback) before a request reaches it.
+pub trait Mount: Send + Sync + 'static {
+    /// Answers one request whose path starts with `/api/`.
+    fn call(
+        self: Arc<Self>,
+        request: Request<Incoming>,
+    ) -> Pin<Box<dyn Future<Output = Response<ResponseBody>> + Send>>;
+}
 
 /// Answers one request.
 pub async fn dispatch(state: Arc<AppState>, request: Request<Incoming>) -> Response<ResponseBody> {
@@ -24,11 +36,18 @@ pub async fn dispatch(state: Arc<AppState>, request: Request<Incoming>) -> Respo
         (&Method::GET, "/healthz") => health::alive(),
         (&Method::GET, "/readyz") => health::ready(&state),
         (&Method::GET, "/metrics") => health::metrics(&state),
-        (_, path) if crate::admin::is_api_path(path) => api::dispatch(state, request).await,
-        (method, path) => GatewayError::NotFound {
-            method: method.to_string(),
-            path: path.to_owned(),
-        }
-        .response(),
+        (method, path) if crate::server::guard::is_api_path(path) => match &state.api {
+            Some(api) => api.clone().call(request).await,
+            None => not_found(method, path),
+        },
+        (method, path) => not_found(method, path),
     }
+}
+
+fn not_found(method: &Method, path: &str) -> Response<ResponseBody> {
+    GatewayError::NotFound {
+        method: method.to_string(),
+        path: path.to_owned(),
+    }
+    .response()
 }

@@ -1,9 +1,10 @@
 //! `GET /v1/models`: the configured model names, in OpenAI's list shape.
 
-use http::{HeaderValue, Response};
+use http::{Response, StatusCode};
 use serde_json::json;
 
-use crate::body::{self, ResponseBody};
+use crate::http::body::ResponseBody;
+use crate::http::json::json_response;
 use crate::state::AppState;
 
 /// The configured models.
@@ -14,11 +15,5 @@ pub fn list(state: &AppState) -> Response<ResponseBody> {
         .iter()
         .map(|name| json!({"id": name, "object": "model", "created": 0, "owned_by": "switchboard"}))
         .collect();
-    let body = json!({"object": "list", "data": data});
-    let mut response = Response::new(body::full(body.to_string()));
-    response.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response
+    json_response(StatusCode::OK, &json!({"object": "list", "data": data}))
 }

@@ -1,0 +1,123 @@
+//! The `switchboard` binary: `serve`, `check`, `consume`, `export` (SPEC section 1).
+//! Exit codes: 0 ok, 1 runtime error, 2 usage or config error.
+
+mod consume;
+mod export;
+mod export_resume;
+mod serve;
+mod shutdown;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use switchboard_config::{Config, ConfigError, process_env};
+
+/// Switchboard: one hop between your code and every LLM provider.
+#[derive(Parser)]
+#[command(name = "switchboard", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway.
+    Serve(ConfigArg),
+    /// Validate a config and print every problem (file, key, fix).
+    Check(ConfigArg),
+    /// Read the Redis log stream into the store.
+    Consume {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        args: consume::ConsumeArgs,
+    },
+    /// Export logs from the store (logging.store) as JSONL or CSV, newest first.
+    Export {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        args: export::ExportArgs,
+    },
+}
+
+#[derive(clap::Args)]
+struct ConfigArg {
+    /// Config file (default: $SWITCHBOARD_CONFIG, else ./switchboard.toml, else the embedded default).
+    #[arg(long, env = "SWITCHBOARD_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+const DEFAULT_CONFIG: &str = "switchboard.toml";
+
+impl ConfigArg {
+    fn load(&self) -> Result<Config, ConfigError> {
+        match &self.config {
+            Some(path) => Config::from_file(path, &process_env),
+            None if Path::new(DEFAULT_CONFIG).exists() => {
+                Config::from_file(Path::new(DEFAULT_CONFIG), &process_env)
+            }
+            None => Config::embedded_default(&process_env),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let config_arg = match &cli.command {
+        Command::Serve(c) | Command::Check(c) => c,
+        Command::Consume { config, .. } | Command::Export { config, .. } => config,
+    };
+    let config = match config_arg.load() {
+        Ok(config) => config,
+        Err(e) => {
+            for line in e.lines() {
+                eprintln!("{line}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    match cli.command {
+        Command::Check(_) => {
+            println!(
+                "{}: ok ({} providers, {} models)",
+                config.origin,
+                config.providers.len(),
+                config.models.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Command::Serve(_) => exit(serve::run(config)),
+        Command::Consume { args, .. } => exit(consume::run(config, args)),
+        Command::Export { args, .. } => match export::run(&config.logging.store, &args) {
+            Ok(rows) => {
+                tracing::info!("exported {rows} logs");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("switchboard: {e}");
+                ExitCode::from(e.exit_code())
+            }
+        },
+    }
+}
+
+/// Exit 0, or print the error with its causes and exit 1.
+fn exit(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("switchboard: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! `switchboard serve`: the gateway with the log pipeline behind it and the logs API mounted
+//! under `/api/`, until SIGTERM (then a graceful drain and a flushed log queue).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use switchboard_config::Config;
+use switchboard_gateway::AppState;
+use switchboard_logs_api::LogsApi;
+use switchboard_sink::LogPipeline;
+
+/// Serves until SIGTERM or Ctrl-C.
+pub fn run(config: Config) -> anyhow::Result<()> {
+    let runtime = runtime()?;
+    // The recorder first: metric handles taken before it exists would count nothing.
+    switchboard_gateway::telemetry::metrics::install();
+    let pipeline = LogPipeline::start(&config.logging).context("cannot start the log pipeline")?;
+    let grace = Duration::from_millis(config.server.shutdown_grace_ms);
+    let served = runtime.block_on(async {
+        let listen = config.server.listen.clone();
+        let origin = config.origin.clone();
+        let log_target = match &config.logging.redis_url {
+            Some(_) => format!("redis stream {}", config.logging.stream),
+            None => format!("embedded store {}", config.logging.store),
+        };
+        let state = app_state(config, &pipeline)?;
+        let listener = tokio::net::TcpListener::bind(&listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen} (server.listen)"))?;
+        tracing::info!(
+            "switchboard {} listening on http://{} (config: {origin}; logs: {log_target})",
+            env!("CARGO_PKG_VERSION"),
+            listener
+                .local_addr()
+                .map(|a| a.to_string())
+                .unwrap_or(listen),
+        );
+        let shutdown = crate::shutdown::signal();
+        let drained =
+            switchboard_gateway::server::serve(listener, Arc::new(state), shutdown, grace).await;
+        if !drained {
+            tracing::warn!("grace period over with requests still in flight; exiting");
+        }
+        anyhow::Ok(())
+    });
+    // In-flight relays may still hold records: give them a moment, then flush the queue.
+    runtime.shutdown_timeout(Duration::from_millis(200));
+    if !pipeline.shutdown(grace.max(Duration::from_secs(5))) {
+        tracing::error!("the log writer did not finish flushing in time");
+    }
+    served
+}
+
+/// The proxy's state with the logs API mounted, both writing to `pipeline`.
+fn app_state(config: Config, pipeline: &LogPipeline) -> anyhow::Result<AppState> {
+    let api = LogsApi::new(
+        &config.logging.store,
+        pipeline.sink(),
+        config.server.max_body_bytes,
+    );
+    let state = AppState::new(config, pipeline.sink()).context("cannot set up the providers")?;
+    Ok(state.with_api(Arc::new(api)))
+}
+
+/// On one CPU (a container limit, or `taskset`), a current-thread runtime skips the
+/// multi-thread scheduler's injection queue and park/unpark work for nothing.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    let one_cpu = std::thread::available_parallelism().is_ok_and(|n| n.get() == 1);
+    if one_cpu {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+    }
+    .context("cannot start the async runtime")
+}

@@ -1,0 +1,264 @@
+//! Answers the client: runs the engine over the route, then turns the chain's end into a
+//! response (a whole body, a stream handed to the [`relay`], or an error), with the
+//! `x-switchboard-*` headers.
+
+pub mod relay;
+
+use http::{HeaderValue, Response, StatusCode};
+use serde_json::Value;
+use switchboard_config::StreamJson;
+use tokio::time::Instant;
+
+use crate::http::body::{self, ResponseBody};
+use crate::http::error::GatewayError;
+use crate::request::chat_request::ChatRequest;
+use crate::request::routing::Route;
+use crate::request_log::{RequestLog, Served};
+use crate::state::AppState;
+use crate::telemetry::metrics;
+use switchboard_record::RequestStatus;
+
+use crate::engine::attempt::{self, AttemptContext, Committed};
+use crate::engine::fallback::{self, ChainEnd, Failure};
+use crate::engine::json_check::JsonCheck;
+use relay::Relay;
+
+/// How many SSE frames may wait for a slow client before the relay pauses.
+const STREAM_BUFFER: usize = 64;
+
+/// Serves a chat request over `route`, writing its record to `log`.
+pub async fn serve(
+    state: &AppState,
+    route: &Route,
+    request: ChatRequest,
+    mut log: RequestLog,
+) -> Response<ResponseBody> {
+    let mut warnings = Vec::new();
+    let check = JsonCheck::from_request(&request.body, &mut warnings);
+    log.warnings.append(&mut warnings);
+    let budget_end = Instant::from_std(log.started()) + route.policy.budget();
+    let ChatRequest {
+        body,
+        model,
+        stream,
+        include_usage,
+        ..
+    } = request;
+    let body = &*log.body.insert(body);
+    let ctx = AttemptContext {
+        body,
+        policy: &route.policy,
+        budget_end,
+        check: &check,
+        redactor: &state.redactor,
+    };
+    if stream {
+        let buffer = route.policy.stream_json == StreamJson::Buffer
+            && route.policy.validate_json
+            && check.json_mode();
+        let end = fallback::run(&model, route, budget_end, &mut log.attempts, |i| {
+            ctx.stream(&route.targets[i], buffer)
+        })
+        .await;
+        stream_response(route, end, log, include_usage, check)
+    } else {
+        let end = fallback::run(&model, route, budget_end, &mut log.attempts, |i| {
+            ctx.complete(&route.targets[i])
+        })
+        .await;
+        complete_response(route, end, log)
+    }
+}
+
+fn served(route: &Route, index: usize) -> Served {
+    let target = &route.targets[index].target;
+    Served {
+        provider: target.provider.clone(),
+        model: target.model.clone(),
+        input_cost_per_mtok: target.input_cost_per_mtok,
+        output_cost_per_mtok: target.output_cost_per_mtok,
+    }
+}
+
+/// Names, in the record's warnings, the request fields the serving target's provider left out
+/// because its API has no equivalent (none for OpenAI-compatible providers).
+fn warn_dropped_fields(route: &Route, index: usize, log: &mut RequestLog) {
+    let (Some(target), Some(body)) = (route.targets.get(index), log.body.as_ref()) else {
+        return;
+    };
+    let dropped = target.provider.dropped_fields(body);
+    if !dropped.is_empty() {
+        log.warnings.push(format!(
+            "provider {} ignores: {}",
+            target.target.provider,
+            dropped.join(", ")
+        ));
+    }
+}
+
+/// What to serve from a chain's end: the winner, or, when every attempt failed a check
+/// (invalid JSON), the last answer, flagged by the chain's summary in the record's warnings.
+/// `Err` (the last failure, its target, the summary) when there is nothing to serve.
+fn to_serve<T>(
+    end: ChainEnd<T>,
+    log: &mut RequestLog,
+) -> Result<(T, usize), (Failure<T>, usize, String)> {
+    match end {
+        ChainEnd::Won {
+            value,
+            target_index,
+        } => Ok((value, target_index)),
+        ChainEnd::Lost {
+            last: Failure {
+                payload: Some(value),
+                ..
+            },
+            target_index,
+            summary,
+        } => {
+            log.warnings.push(summary);
+            Ok((value, target_index))
+        }
+        ChainEnd::Lost {
+            last,
+            target_index,
+            summary,
+        } => Err((last, target_index, summary)),
+    }
+}
+
+fn complete_response(
+    route: &Route,
+    end: ChainEnd<attempt::Answer>,
+    mut log: RequestLog,
+) -> Response<ResponseBody> {
+    let (answer, index) = match to_serve(end, &mut log) {
+        Ok(serve) => serve,
+        Err((last, index, summary)) => return failed(route, log, &last, index, summary),
+    };
+    warn_dropped_fields(route, index, &mut log);
+    let mut served = served(route, index);
+    if let Some(model) = answer.completion.served_model() {
+        served.model = model.to_owned();
+    }
+    log.usage = answer.completion.usage();
+    log.json_valid = answer.json_valid;
+    // The client gets the provider's bytes as they came; the record takes the parsed message.
+    let switchboard_providers::Completion { body, mut json } = answer.completion;
+    log.output = json.pointer_mut("/choices/0/message").map(Value::take);
+    let mut response = Response::new(body::full(body));
+    set_headers(&mut response, &log, &served, index, answer.json_valid);
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    log.served = Some(served);
+    log.finish(RequestStatus::Success, 200, None);
+    response
+}
+
+fn stream_response(
+    route: &Route,
+    end: ChainEnd<Committed>,
+    mut log: RequestLog,
+    include_usage: bool,
+    check: JsonCheck,
+) -> Response<ResponseBody> {
+    let (committed, index) = match to_serve(end, &mut log) {
+        Ok(serve) => serve,
+        Err((last, index, summary)) => return failed(route, log, &last, index, summary),
+    };
+    warn_dropped_fields(route, index, &mut log);
+    let served = served(route, index);
+    if let Some(first) = committed.clock.first_content {
+        let ttft = first.into_std().saturating_duration_since(log.started());
+        log.time_to_first_token = Some(ttft);
+        metrics::first_token(&log.model, &served.provider, ttft);
+    }
+    let (tx, body) = body::channel(STREAM_BUFFER);
+    let mut response = Response::new(body);
+    set_headers(&mut response, &log, &served, index, committed.json_valid);
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache"),
+    );
+    log.served = Some(served);
+    log.status_sent = Some(200);
+    let relay = Relay {
+        committed,
+        tx,
+        log,
+        include_usage,
+        check,
+        validate_json: route.policy.validate_json,
+    };
+    tokio::spawn(relay.run());
+    response
+}
+
+fn failed<T>(
+    route: &Route,
+    mut log: RequestLog,
+    last: &Failure<T>,
+    index: usize,
+    summary: String,
+) -> Response<ResponseBody> {
+    let kind = last.kind;
+    // A request no target could express is the client's problem: 400, not a gateway error.
+    let upstream_status = if last.untranslatable {
+        Some(400)
+    } else {
+        last.status
+    };
+    let status = match upstream_status.and_then(|s| StatusCode::from_u16(s).ok()) {
+        Some(status) if status.as_u16() >= 400 => status,
+        _ if kind.is_timeout() => StatusCode::GATEWAY_TIMEOUT,
+        _ => StatusCode::BAD_GATEWAY,
+    };
+    let served = served(route, index);
+    let error = GatewayError::Upstream {
+        status,
+        kind,
+        message: summary,
+    };
+    let mut response = error.response();
+    set_headers(&mut response, &log, &served, index, None);
+    log.served = Some(served);
+    log.finish(
+        RequestStatus::Error,
+        status.as_u16(),
+        Some(error.to_string()),
+    );
+    response
+}
+
+fn set_headers(
+    response: &mut Response<ResponseBody>,
+    log: &RequestLog,
+    served: &Served,
+    index: usize,
+    json_valid: Option<bool>,
+) {
+    let headers = response.headers_mut();
+    let text =
+        |s: &str| HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static("invalid"));
+    headers.insert("x-switchboard-request-id", text(&log.id));
+    headers.insert("x-switchboard-provider", text(&served.provider));
+    headers.insert("x-switchboard-model", text(&served.model));
+    headers.insert(
+        "x-switchboard-attempts",
+        HeaderValue::from(log.attempts.len()),
+    );
+    headers.insert("x-switchboard-fallback-index", HeaderValue::from(index));
+    if let Some(valid) = json_valid {
+        headers.insert(
+            "x-switchboard-json-valid",
+            HeaderValue::from_static(if valid { "true" } else { "false" }),
+        );
+    }
+}

@@ -1,0 +1,158 @@
+//! The logs API (SPEC section 7), under `/api/`: listing, reading, threads, traces, scores,
+//! export and ingest, over the store of `logging.store`. The binary mounts [`LogsApi`] into the
+//! gateway's server, which has already checked the admin key (or loopback) by the time a request
+//! arrives here; every store call runs on a blocking thread through [`store_pool`].
+//!
+//! [`respan_log`] reads records sent in Respan's create-log shape; [`export_format`] writes
+//! JSONL and CSV for the HTTP export and for `switchboard export`.
+
+mod error;
+pub mod export_format;
+pub mod respan_log;
+mod routes;
+pub mod store_pool;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use http::{Method, Request, Response};
+use hyper::body::Incoming;
+use serde_json::Value;
+use switchboard_gateway::GatewayError;
+use switchboard_gateway::http::body::ResponseBody;
+use switchboard_gateway::http::read_body::read_limited;
+use switchboard_gateway::routes::Mount;
+use switchboard_record::LogSink;
+
+pub use error::ApiError;
+use routes::{export, ingest, logs, scores, threads, traces};
+use store_pool::StorePool;
+
+/// What an API handler answers.
+type Reply = Result<Response<ResponseBody>, ApiError>;
+
+/// The logs API: the store it reads, the sink ingested records go to.
+pub struct LogsApi {
+    store: Arc<StorePool>,
+    sink: Arc<dyn LogSink>,
+    max_body_bytes: usize,
+}
+
+impl LogsApi {
+    /// Serves the store at `store_url` (`logging.store`), sending ingested records to `sink`;
+    /// request bodies are held to `max_body_bytes` (`server.max_body_bytes`).
+    pub fn new(store_url: &str, sink: Arc<dyn LogSink>, max_body_bytes: usize) -> LogsApi {
+        LogsApi {
+            store: Arc::new(StorePool::new(store_url)),
+            sink,
+            max_body_bytes,
+        }
+    }
+}
+
+impl Mount for LogsApi {
+    fn call(
+        self: Arc<Self>,
+        request: Request<Incoming>,
+    ) -> Pin<Box<dyn Future<Output = Response<ResponseBody>> + Send>> {
+        Box::pin(async move { dispatch(&self, request).await })
+    }
+}
+
+/// Answers one request under `/api/`.
+async fn dispatch(api: &LogsApi, request: Request<Incoming>) -> Response<ResponseBody> {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let reply = match segments(&path) {
+        Ok(segments) => route(api, &method, &path, &segments, request).await,
+        Err(e) => Err(e),
+    };
+    reply.unwrap_or_else(|e| e.response())
+}
+
+async fn route(
+    api: &LogsApi,
+    method: &Method,
+    path: &str,
+    segments: &[String],
+    request: Request<Incoming>,
+) -> Reply {
+    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+    match (method, segments.as_slice()) {
+        (&Method::GET, ["logs"]) => logs::list(api, &query_pairs(&request)).await,
+        (&Method::POST, ["logs"]) => ingest::create(api, request).await,
+        (&Method::GET, ["logs", id]) => logs::get(api, id).await,
+        (&Method::POST, ["logs", id, "scores"]) => scores::put(api, id, request).await,
+        (&Method::GET, ["threads", thread]) => threads::get(api, thread).await,
+        (&Method::GET, ["traces", trace]) => traces::get(api, trace).await,
+        (&Method::GET, ["export"]) => export::stream(api, &query_pairs(&request)).await,
+        _ => Err(ApiError::Request(GatewayError::NotFound {
+            method: method.to_string(),
+            path: path.to_owned(),
+        })),
+    }
+}
+
+/// The path after `/api/`, split on `/` and percent-decoded.
+fn segments(path: &str) -> Result<Vec<String>, ApiError> {
+    let rest = path.strip_prefix("/api/").unwrap_or("");
+    rest.split('/')
+        .map(|segment| {
+            percent_encoding::percent_decode_str(segment)
+                .decode_utf8()
+                .map(|s| s.into_owned())
+                .map_err(|_| {
+                    ApiError::InvalidRequest(format!(
+                        "the path segment {segment:?} is not UTF-8 once decoded"
+                    ))
+                })
+        })
+        .collect()
+}
+
+/// The query string's pairs, decoded, in order.
+fn query_pairs<B>(request: &Request<B>) -> Vec<(String, String)> {
+    request
+        .uri()
+        .query()
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Reads a JSON request body of at most `server.max_body_bytes`.
+async fn read_json(api: &LogsApi, request: Request<Incoming>) -> Result<Value, ApiError> {
+    let bytes = read_limited(request.into_body(), api.max_body_bytes).await?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::InvalidRequest(format!("the body is not valid JSON: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_and_queries_are_decoded() {
+        assert_eq!(
+            segments("/api/threads/call%2F7%20x").unwrap(),
+            vec!["threads", "call/7 x"]
+        );
+        assert!(segments("/api/logs/%FF").is_err());
+        let request = Request::builder()
+            .uri("/api/logs?metadata.lang=es%20MX&limit=5&cursor=a%2Bb")
+            .body(())
+            .unwrap();
+        assert_eq!(
+            query_pairs(&request),
+            vec![
+                ("metadata.lang".to_owned(), "es MX".to_owned()),
+                ("limit".to_owned(), "5".to_owned()),
+                ("cursor".to_owned(), "a+b".to_owned()),
+            ]
+        );
+    }
+}

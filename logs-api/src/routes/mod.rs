@@ -1,0 +1,8 @@
+//! One module per resource of the logs API.
+
+pub mod export;
+pub mod ingest;
+pub mod logs;
+pub mod scores;
+pub mod threads;
+pub mod traces;
