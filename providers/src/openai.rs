@@ -15,7 +15,6 @@ use crate::provider::{ChatRequest, ChunkStream, Completion, Provider};
 
 /// An OpenAI-compatible chat completions API (or an Azure OpenAI resource).
 pub struct OpenAiProvider {
-    name: String,
     kind: ProviderKind,
     base_url: String,
     api_version: Option<String>,
@@ -39,7 +38,6 @@ impl OpenAiProvider {
             headers.insert(header, crate::headers::secret_value(name, &value)?);
         }
         Ok(OpenAiProvider {
-            name: name.to_owned(),
             kind: config.kind,
             base_url: config.base_url.trim_end_matches('/').to_owned(),
             api_version: config.api_version.clone(),
@@ -69,14 +67,6 @@ impl OpenAiProvider {
 
 #[async_trait]
 impl Provider for OpenAiProvider {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn kind(&self) -> ProviderKind {
-        self.kind
-    }
-
     async fn complete(&self, request: ChatRequest<'_>) -> Result<Completion, ProviderError> {
         let response = self
             .send(ChatRequest {
@@ -104,8 +94,9 @@ impl Provider for OpenAiProvider {
     }
 }
 
-/// The request body for upstream: the client's fields in their order, with `model`, `stream`
-/// and (for streams) `stream_options.include_usage` set by the gateway, so usage is always
+/// The request body for upstream: `model`, the client's other fields in key order (the body is
+/// a serde_json `Map`, a `BTreeMap` without the `preserve_order` feature), then `stream` and
+/// (for streams) `stream_options` with `include_usage` set by the gateway, so usage is always
 /// reported. Serialised straight from the borrowed map, without cloning it.
 struct UpstreamBody<'a>(ChatRequest<'a>);
 

@@ -6,7 +6,6 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::Stream;
 use serde_json::{Map, Value};
-use switchboard_config::ProviderKind;
 
 use crate::chunk::{StreamChunk, Usage};
 use crate::error::ProviderError;
@@ -69,12 +68,6 @@ impl Completion {
 /// An upstream LLM API, spoken to in its own wire format and answering in OpenAI's.
 #[async_trait]
 pub trait Provider: Send + Sync + 'static {
-    /// The `[providers.<name>]` key.
-    fn name(&self) -> &str;
-
-    /// The wire format.
-    fn kind(&self) -> ProviderKind;
-
     /// A non-stream call: resolves with the whole answer or the failure.
     async fn complete(&self, request: ChatRequest<'_>) -> Result<Completion, ProviderError>;
 

@@ -12,7 +12,7 @@ mod stream;
 
 use async_trait::async_trait;
 use serde_json::{Map, Value};
-use switchboard_config::{ProviderConfig, ProviderKind};
+use switchboard_config::ProviderConfig;
 
 use crate::error::ProviderError;
 use crate::provider::{ChatRequest, ChunkStream, Completion, Provider};
@@ -26,7 +26,6 @@ pub const ANTHROPIC_VERSION: &str = "2023-06-01";
 
 /// Anthropic's Messages API (`POST {base_url}/v1/messages`).
 pub struct AnthropicProvider {
-    name: String,
     url: String,
     default_max_tokens: Option<u32>,
     headers: reqwest::header::HeaderMap,
@@ -53,7 +52,6 @@ impl AnthropicProvider {
             headers.insert("x-api-key", crate::headers::secret_value(name, key)?);
         }
         Ok(AnthropicProvider {
-            name: name.to_owned(),
             url: format!("{}/v1/messages", config.base_url.trim_end_matches('/')),
             default_max_tokens: config.default_max_tokens,
             headers,
@@ -80,14 +78,6 @@ impl AnthropicProvider {
 
 #[async_trait]
 impl Provider for AnthropicProvider {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn kind(&self) -> ProviderKind {
-        ProviderKind::Anthropic
-    }
-
     async fn complete(&self, request: ChatRequest<'_>) -> Result<Completion, ProviderError> {
         let response = self.send(request, false).await?;
         let body = response
