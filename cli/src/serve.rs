@@ -58,7 +58,7 @@ fn app_state(config: Config, pipeline: &LogPipeline) -> anyhow::Result<AppState>
         &config.logging.store,
         pipeline.sink(),
         config.server.max_body_bytes,
-    );
+    )?;
     let state = AppState::new(config, pipeline.sink()).context("cannot set up the providers")?;
     Ok(state.with_api(Arc::new(api)))
 }

@@ -7,6 +7,7 @@ mod error;
 pub mod error_kind;
 mod interpolate;
 mod load;
+pub mod redact;
 mod resolved;
 pub mod schema;
 mod validate;
@@ -15,4 +16,6 @@ pub use error::{ConfigError, Problem};
 pub use error_kind::ErrorKind;
 pub use load::{EMBEDDED_DEFAULT, EMBEDDED_ORIGIN, process_env};
 pub use resolved::{Config, ModelRoute, Policy};
-pub use schema::{LoggingConfig, ProviderConfig, ProviderKind, ServerConfig, StreamJson, Target};
+pub use schema::{
+    LoggingConfig, MetricsConfig, ProviderConfig, ProviderKind, ServerConfig, StreamJson, Target,
+};

@@ -94,6 +94,7 @@ fn resolve(raw: RawConfig, origin: &str) -> Config {
         origin: origin.to_owned(),
         server,
         logging: raw.logging,
+        metrics: raw.metrics,
         providers: raw.providers,
         defaults,
         models,

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::ErrorKind;
 use crate::schema::{
-    LoggingConfig, PolicySection, ProviderConfig, ServerConfig, StreamJson, Target,
+    LoggingConfig, MetricsConfig, PolicySection, ProviderConfig, ServerConfig, StreamJson, Target,
 };
 
 /// A loaded, valid configuration.
@@ -17,6 +17,8 @@ pub struct Config {
     pub server: ServerConfig,
     /// `[logging]`
     pub logging: LoggingConfig,
+    /// `[metrics]`
+    pub metrics: MetricsConfig,
     /// `[providers.<name>]`
     pub providers: BTreeMap<String, ProviderConfig>,
     /// `[defaults]` over the built-in policy: used by models and by `provider/model` requests.

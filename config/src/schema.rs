@@ -19,6 +19,9 @@ pub struct RawConfig {
     /// `[logging]`
     #[serde(default)]
     pub logging: LoggingConfig,
+    /// `[metrics]`
+    #[serde(default)]
+    pub metrics: MetricsConfig,
     /// `[providers.<name>]`
     #[serde(default)]
     pub providers: BTreeMap<String, ProviderConfig>,
@@ -44,6 +47,18 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// On SIGTERM, how long in-flight requests may run before the process exits.
     pub shutdown_grace_ms: u64,
+    /// A connection must send a whole request head within this, else it is closed.
+    pub header_timeout_ms: u64,
+    /// A connection with nothing in flight and no traffic is closed after this.
+    pub idle_timeout_ms: u64,
+    /// Connections past this are closed at once, without an answer.
+    pub max_connections: usize,
+    /// Chat requests in flight past this get 503 `overloaded_error` at once.
+    pub max_concurrent_requests: usize,
+    /// An upstream answer, error body or single SSE event larger than this fails the attempt.
+    pub max_upstream_body_bytes: usize,
+    /// On SIGTERM, how long the listener keeps accepting (with `/readyz` 503) before it closes.
+    pub drain_delay_ms: u64,
 }
 
 impl Default for ServerConfig {
@@ -54,6 +69,12 @@ impl Default for ServerConfig {
             admin_key: None,
             max_body_bytes: 4 * 1024 * 1024,
             shutdown_grace_ms: 30_000,
+            header_timeout_ms: 10_000,
+            idle_timeout_ms: 120_000,
+            max_connections: 20_000,
+            max_concurrent_requests: 4_096,
+            max_upstream_body_bytes: 16 * 1024 * 1024,
+            drain_delay_ms: 0,
         }
     }
 }
@@ -78,6 +99,9 @@ pub struct LoggingConfig {
     pub capture_bodies: bool,
     /// Bound of the in-memory queue between requests and the writer.
     pub queue_capacity: usize,
+    /// Patterns replaced in `input`, `output` and `error_message` before a record leaves:
+    /// `email`, `phone`, `card`, or any regular expression.
+    pub redact: Vec<String>,
 }
 
 impl Default for LoggingConfig {
@@ -91,6 +115,24 @@ impl Default for LoggingConfig {
             store: "sqlite://data/switchboard.db".to_owned(),
             capture_bodies: true,
             queue_capacity: 65_536,
+            redact: Vec::new(),
+        }
+    }
+}
+
+/// `[metrics]`: what the Prometheus series may be labelled with.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Distinct `provider/model` names that get a `model` label of their own (all providers
+    /// together); later ones are counted as `<provider>/other`.
+    pub max_passthrough_models: usize,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            max_passthrough_models: 100,
         }
     }
 }

@@ -10,6 +10,7 @@ pub fn problems(config: &RawConfig) -> Vec<Problem> {
     let mut out = Problems::default();
     server(config, &mut out);
     logging(config, &mut out);
+    logging_redact(config, &mut out);
     providers(config, &mut out);
     policy("defaults", &config.defaults, &mut out);
     if config.defaults.targets.is_some() {
@@ -78,12 +79,49 @@ fn server(config: &RawConfig, out: &mut Problems) {
             "set the variable it names, or remove the key (then /api/* answers only on loopback)",
         );
     }
-    if server.max_body_bytes == 0 {
-        out.push(
+    for (key, value, example) in [
+        (
             "server.max_body_bytes",
-            "must be greater than 0",
-            "use e.g. 4194304 (4 MiB)",
-        );
+            server.max_body_bytes as u64,
+            "4194304 (4 MiB)",
+        ),
+        (
+            "server.header_timeout_ms",
+            server.header_timeout_ms,
+            "10000",
+        ),
+        ("server.idle_timeout_ms", server.idle_timeout_ms, "120000"),
+        (
+            "server.max_connections",
+            server.max_connections as u64,
+            "20000",
+        ),
+        (
+            "server.max_concurrent_requests",
+            server.max_concurrent_requests as u64,
+            "4096",
+        ),
+        (
+            "server.max_upstream_body_bytes",
+            server.max_upstream_body_bytes as u64,
+            "16777216 (16 MiB)",
+        ),
+    ] {
+        if value == 0 {
+            out.push(key, "must be greater than 0", format!("use e.g. {example}"));
+        }
+    }
+}
+
+fn logging_redact(config: &RawConfig, out: &mut Problems) {
+    for (i, pattern) in config.logging.redact.iter().enumerate() {
+        if let Err(why) = crate::redact::check(pattern) {
+            out.push(
+                format!("logging.redact[{i}]"),
+                why,
+                "use email, phone, card, or a regular expression (regex crate syntax)",
+            );
+        }
     }
 }
 

@@ -8,8 +8,14 @@ use serde_json::{Map, Value};
 use switchboard_record::{AttemptRecord, LogRecord, LogSink, RequestStatus, Usage, rfc3339};
 use time::OffsetDateTime;
 
+use http::{HeaderValue, Response};
+use metrics::Gauge;
+use tokio::sync::OwnedSemaphorePermit;
+
+use crate::http::body::ResponseBody;
+use crate::http::error::GatewayError;
 use crate::request::identity::Identity;
-use crate::telemetry::metrics;
+use crate::telemetry::target_metrics::TargetMetrics;
 
 /// The target that served (or was last tried) and its prices.
 #[derive(Debug, Clone, Default)]
@@ -24,6 +30,32 @@ pub struct Served {
     pub output_cost_per_mtok: Option<f64>,
 }
 
+/// What every request's record starts from: where it goes and what it counts into.
+pub struct RecordContext {
+    sink: Arc<dyn LogSink>,
+    capture_bodies: bool,
+    unrouted: Arc<TargetMetrics>,
+    inflight: Gauge,
+}
+
+impl RecordContext {
+    /// Records go to `sink`; `capture_bodies` is `logging.capture_bodies`. Call after the
+    /// metrics recorder is installed (the handles are taken here).
+    pub fn new(sink: Arc<dyn LogSink>, capture_bodies: bool) -> RecordContext {
+        RecordContext {
+            sink,
+            capture_bodies,
+            unrouted: Arc::new(TargetMetrics::new(Arc::from("unknown"), Arc::from(""))),
+            inflight: metrics::gauge!("switchboard_inflight_requests"),
+        }
+    }
+
+    /// Where records go.
+    pub fn sink(&self) -> &Arc<dyn LogSink> {
+        &self.sink
+    }
+}
+
 /// A request's record in the making.
 pub struct RequestLog {
     /// The record id (UUIDv7), sent as `x-switchboard-request-id`.
@@ -32,10 +64,14 @@ pub struct RequestLog {
     start_time: OffsetDateTime,
     sink: Arc<dyn LogSink>,
     capture_bodies: bool,
+    inflight: Gauge,
+    /// The series this request counts into: `model="unknown"` until it routed, then its
+    /// route's, then those of the target that served it (or was tried last).
+    pub metrics: Arc<TargetMetrics>,
+    /// Its place under `server.max_concurrent_requests`, given back when the record is done.
+    pub permit: Option<OwnedSemaphorePermit>,
     /// The model the client named; empty until the body is read.
     pub model: String,
-    /// True once `model` resolved to a route (then it may label metrics).
-    pub routed: bool,
     /// `stream: true`.
     pub stream: bool,
     /// Identity and metadata.
@@ -65,16 +101,18 @@ pub struct RequestLog {
 
 impl RequestLog {
     /// Starts the record of a request that just arrived.
-    pub fn start(sink: Arc<dyn LogSink>, capture_bodies: bool) -> RequestLog {
-        metrics::inflight(1.0);
+    pub fn start(context: &RecordContext) -> RequestLog {
+        context.inflight.increment(1.0);
         RequestLog {
             id: uuid::Uuid::now_v7().to_string(),
             started: Instant::now(),
             start_time: OffsetDateTime::now_utc(),
-            sink,
-            capture_bodies,
+            sink: context.sink.clone(),
+            capture_bodies: context.capture_bodies,
+            inflight: context.inflight.clone(),
+            metrics: context.unrouted.clone(),
+            permit: None,
             model: String::new(),
-            routed: false,
             stream: false,
             identity: Identity::default(),
             body: None,
@@ -96,6 +134,23 @@ impl RequestLog {
         self.started
     }
 
+    /// Answers `error` (with `x-switchboard-request-id`, as every other answer has) and ends
+    /// the record with it.
+    pub fn reject(self, error: GatewayError) -> Response<ResponseBody> {
+        let mut response = error.response();
+        if let Ok(id) = HeaderValue::from_str(&self.id) {
+            response
+                .headers_mut()
+                .insert("x-switchboard-request-id", id);
+        }
+        self.finish(
+            RequestStatus::Error,
+            error.status().as_u16(),
+            Some(error.to_string()),
+        );
+        response
+    }
+
     /// Ends the record with `status` and submits it.
     pub fn finish(mut self, status: RequestStatus, status_code: u16, error: Option<String>) {
         self.submit(status, status_code, error);
@@ -106,26 +161,13 @@ impl RequestLog {
             return;
         }
         self.submitted = true;
-        metrics::inflight(-1.0);
+        self.permit = None;
+        self.inflight.decrement(1.0);
         let latency = self.started.elapsed();
-        let provider = self
-            .served
-            .as_ref()
-            .map(|s| s.provider.as_str())
-            .unwrap_or("");
-        let model_label = if self.routed {
-            self.model.as_str()
-        } else {
-            "unknown"
-        };
-        metrics::request_finished(model_label, provider, status.as_str(), latency);
+        self.metrics.request_finished(status, latency);
         if let Some(usage) = self.usage {
-            metrics::tokens(
-                model_label,
-                provider,
-                usage.prompt_tokens,
-                usage.completion_tokens,
-            );
+            self.metrics
+                .tokens(usage.prompt_tokens, usage.completion_tokens);
         }
         let record = self.build(status, status_code, error, latency);
         self.sink.submit(record);

@@ -1,7 +1,10 @@
 //! The logs API (SPEC section 7), under `/api/`: listing, reading, threads, traces, scores,
 //! export and ingest, over the store of `logging.store`. The binary mounts [`LogsApi`] into the
 //! gateway's server, which has already checked the admin key (or loopback) by the time a request
-//! arrives here; every store call runs on a blocking thread through [`store_pool`].
+//! arrives here. Everything here runs on the API's own runtime (one worker thread and its
+//! blocking pool, see [`ApiRuntime`]), never on the proxy's: a big page or a million-row export
+//! does not delay a live call (SPEC section 8). Store calls run on that runtime's blocking
+//! threads through [`store_pool`].
 //!
 //! [`respan_log`] reads records sent in Respan's create-log shape; [`export_format`] writes
 //! JSONL and CSV for the HTTP export and for `switchboard export`.
@@ -32,22 +35,29 @@ use store_pool::StorePool;
 /// What an API handler answers.
 type Reply = Result<Response<ResponseBody>, ApiError>;
 
-/// The logs API: the store it reads, the sink ingested records go to.
+/// The logs API: the store it reads, the sink ingested records go to, the runtime it runs on.
 pub struct LogsApi {
     store: Arc<StorePool>,
     sink: Arc<dyn LogSink>,
     max_body_bytes: usize,
+    runtime: ApiRuntime,
 }
 
 impl LogsApi {
     /// Serves the store at `store_url` (`logging.store`), sending ingested records to `sink`;
-    /// request bodies are held to `max_body_bytes` (`server.max_body_bytes`).
-    pub fn new(store_url: &str, sink: Arc<dyn LogSink>, max_body_bytes: usize) -> LogsApi {
-        LogsApi {
+    /// request bodies are held to `max_body_bytes` (`server.max_body_bytes`). Starts the API's
+    /// runtime.
+    pub fn new(
+        store_url: &str,
+        sink: Arc<dyn LogSink>,
+        max_body_bytes: usize,
+    ) -> Result<LogsApi, ApiError> {
+        Ok(LogsApi {
             store: Arc::new(StorePool::new(store_url)),
             sink,
             max_body_bytes,
-        }
+            runtime: ApiRuntime::start()?,
+        })
     }
 }
 
@@ -56,7 +66,50 @@ impl Mount for LogsApi {
         self: Arc<Self>,
         request: Request<Incoming>,
     ) -> Pin<Box<dyn Future<Output = Response<ResponseBody>> + Send>> {
-        Box::pin(async move { dispatch(&self, request).await })
+        let api = self.clone();
+        let task = self
+            .runtime
+            .handle()
+            .spawn(async move { dispatch(&api, request).await });
+        Box::pin(async move {
+            task.await.unwrap_or_else(|e| {
+                ApiError::Internal(format!("the logs API task failed: {e}")).response()
+            })
+        })
+    }
+}
+
+/// The logs API's own runtime: one worker thread (requests are few; the store work is on its
+/// blocking threads), apart from the proxy's so it never takes a proxy thread's turn.
+struct ApiRuntime(Option<tokio::runtime::Runtime>);
+
+impl ApiRuntime {
+    fn start() -> Result<ApiRuntime, ApiError> {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .max_blocking_threads(8)
+            .thread_name("switchboard-logs-api")
+            .enable_all()
+            .build()
+            .map(|runtime| ApiRuntime(Some(runtime)))
+            .map_err(|e| ApiError::Internal(format!("cannot start the logs API runtime: {e}")))
+    }
+
+    fn handle(&self) -> tokio::runtime::Handle {
+        match &self.0 {
+            Some(runtime) => runtime.handle().clone(),
+            // Only `drop` takes the runtime out.
+            None => tokio::runtime::Handle::current(),
+        }
+    }
+}
+
+impl Drop for ApiRuntime {
+    fn drop(&mut self) {
+        // Dropped from inside the proxy's runtime at shutdown, where a blocking drop panics.
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
     }
 }
 

@@ -5,6 +5,12 @@ use std::time::Duration;
 
 use switchboard_config::ErrorKind;
 
+impl From<std::io::Error> for ProviderError {
+    fn from(error: std::io::Error) -> ProviderError {
+        ProviderError::stream_broke(error)
+    }
+}
+
 /// Why one upstream call failed. Messages never contain credentials.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ProviderError {
@@ -44,6 +50,14 @@ pub enum ProviderError {
         /// What was wrong.
         message: String,
     },
+    /// The answer, an error body or one SSE event passed `server.max_upstream_body_bytes`.
+    #[error(
+        "the upstream answer is larger than server.max_upstream_body_bytes ({limit} bytes); it was not read further"
+    )]
+    TooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
     /// The request cannot be sent to this provider as it is.
     #[error("cannot translate the request: {message}")]
     Translate {
@@ -67,6 +81,18 @@ impl ProviderError {
         }
     }
 
+    /// What a decoder makes of its event stream's failure: the transport's own error, or a
+    /// body the SSE parser could not read.
+    pub fn from_event_stream<E: Into<ProviderError>>(
+        error: eventsource_stream::EventStreamError<E>,
+    ) -> ProviderError {
+        match error {
+            eventsource_stream::EventStreamError::Transport(e) => e.into(),
+            eventsource_stream::EventStreamError::Utf8(e) => ProviderError::stream_broke(e),
+            eventsource_stream::EventStreamError::Parser(e) => ProviderError::stream_broke(e),
+        }
+    }
+
     /// The error kind the retry policy, metrics and the record use.
     pub fn kind(&self) -> ErrorKind {
         match self {
@@ -75,7 +101,9 @@ impl ProviderError {
                 ErrorKind::from_status(*status).unwrap_or(ErrorKind::ServerError)
             }
             ProviderError::StreamError { kind, .. } => *kind,
-            ProviderError::Malformed { .. } => ErrorKind::ServerError,
+            ProviderError::Malformed { .. } | ProviderError::TooLarge { .. } => {
+                ErrorKind::ServerError
+            }
             ProviderError::Translate { .. } => ErrorKind::ClientError,
         }
     }

@@ -2,6 +2,7 @@
 //! chat format to the gateway. No routing, retries or logging here.
 
 pub mod anthropic;
+pub mod body_limit;
 pub mod chunk;
 mod error;
 mod headers;

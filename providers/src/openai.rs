@@ -9,6 +9,7 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 use switchboard_config::{ErrorKind, ProviderConfig, ProviderKind};
 
+use crate::body_limit::{limit_events, read_body};
 use crate::chunk::StreamChunk;
 use crate::error::ProviderError;
 use crate::provider::{ChatRequest, ChunkStream, Completion, Provider};
@@ -20,6 +21,7 @@ pub struct OpenAiProvider {
     api_version: Option<String>,
     headers: reqwest::header::HeaderMap,
     client: reqwest::Client,
+    body_limit: usize,
 }
 
 impl OpenAiProvider {
@@ -28,6 +30,7 @@ impl OpenAiProvider {
         name: &str,
         config: &ProviderConfig,
         client: reqwest::Client,
+        body_limit: usize,
     ) -> Result<OpenAiProvider, ProviderError> {
         let mut headers = crate::headers::extra_headers(name, &config.headers)?;
         if let Some(key) = config.api_key.as_deref().filter(|k| !k.is_empty()) {
@@ -43,6 +46,7 @@ impl OpenAiProvider {
             api_version: config.api_version.clone(),
             headers,
             client,
+            body_limit,
         })
     }
 
@@ -60,8 +64,8 @@ impl OpenAiProvider {
 
     async fn send(&self, request: ChatRequest<'_>) -> Result<reqwest::Response, ProviderError> {
         let body = crate::post_json::encode(&UpstreamBody(request))?;
-        crate::post_json::post_json(&self.client, &self.url(request.model), &self.headers, body)
-            .await
+        let url = self.url(request.model);
+        crate::post_json::post_json(&self.client, &url, &self.headers, body, self.body_limit).await
     }
 }
 
@@ -74,12 +78,7 @@ impl Provider for OpenAiProvider {
                 ..request
             })
             .await?;
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| ProviderError::StreamCut {
-                message: format!("response body broke off: {}", crate::headers::describe(&e)),
-            })?;
+        let body = read_body(response, self.body_limit).await?;
         Completion::from_body(body)
     }
 
@@ -90,7 +89,8 @@ impl Provider for OpenAiProvider {
                 ..request
             })
             .await?;
-        Ok(openai_sse(response.bytes_stream()))
+        let body = limit_events(response.bytes_stream(), self.body_limit);
+        Ok(openai_sse(body))
     }
 }
 
@@ -132,7 +132,7 @@ impl Serialize for UpstreamBody<'_> {
 pub fn openai_sse<S, E>(body: S) -> ChunkStream
 where
     S: futures_util::Stream<Item = Result<Bytes, E>> + Send + 'static,
-    E: std::fmt::Display + Send + 'static,
+    E: Into<ProviderError> + Send + 'static,
 {
     struct State<T> {
         events: T,
@@ -159,7 +159,7 @@ where
                     }
                     Some(Err(e)) => {
                         state.done = true;
-                        return Some((Err(ProviderError::stream_broke(e)), state));
+                        return Some((Err(ProviderError::from_event_stream(e)), state));
                     }
                     Some(Ok(event)) => event,
                 };

@@ -21,6 +21,7 @@ pub async fn post_json(
     url: &str,
     headers: &HeaderMap,
     body: Vec<u8>,
+    body_limit: usize,
 ) -> Result<reqwest::Response, ProviderError> {
     let response = client
         .post(url)
@@ -37,7 +38,12 @@ pub async fn post_json(
         return Ok(response);
     }
     let headers = response.headers().clone();
-    let body = response.bytes().await.unwrap_or_default();
+    let body = match crate::body_limit::read_body(response, body_limit).await {
+        Ok(body) => body,
+        Err(e @ ProviderError::TooLarge { .. }) => return Err(e),
+        // The status says enough when its body broke off.
+        Err(_) => bytes::Bytes::new(),
+    };
     Err(upstream_error::from_response(
         status.as_u16(),
         &headers,

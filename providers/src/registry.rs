@@ -21,15 +21,22 @@ impl Providers {
     /// Builds an adapter for every `[providers.<name>]`.
     pub fn from_config(config: &Config) -> Result<Providers, ProviderError> {
         let client = http_client()?;
+        let body_limit = config.server.max_upstream_body_bytes;
         let mut by_name: HashMap<String, Arc<dyn Provider>> = HashMap::new();
         for (name, provider) in &config.providers {
             let adapter: Arc<dyn Provider> = match provider.kind {
-                ProviderKind::Openai | ProviderKind::Azure => {
-                    Arc::new(OpenAiProvider::new(name, provider, client.clone())?)
-                }
-                ProviderKind::Anthropic => {
-                    Arc::new(AnthropicProvider::new(name, provider, client.clone())?)
-                }
+                ProviderKind::Openai | ProviderKind::Azure => Arc::new(OpenAiProvider::new(
+                    name,
+                    provider,
+                    client.clone(),
+                    body_limit,
+                )?),
+                ProviderKind::Anthropic => Arc::new(AnthropicProvider::new(
+                    name,
+                    provider,
+                    client.clone(),
+                    body_limit,
+                )?),
             };
             by_name.insert(name.clone(), adapter);
         }

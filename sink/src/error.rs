@@ -34,6 +34,14 @@ pub enum SinkError {
     /// The embedded store refused a batch.
     #[error("store insert failed: {0}")]
     StoreInsert(switchboard_store::StoreError),
+    /// A `[logging] redact` entry does not compile.
+    #[error("logging.redact: {pattern:?} is not a usable pattern: {why}")]
+    Redact {
+        /// The entry.
+        pattern: String,
+        /// The regex crate's reason.
+        why: String,
+    },
     /// The writer thread could not be started.
     #[error("cannot start the log writer thread: {0}")]
     Thread(std::io::Error),

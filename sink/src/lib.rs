@@ -7,6 +7,7 @@
 pub mod embedded;
 mod error;
 pub mod queue;
+pub mod redact;
 pub mod redis_stream;
 pub mod spool;
 pub mod writer;
@@ -49,6 +50,7 @@ impl LogPipeline {
         };
         let spool_dir = PathBuf::from(&config.spool_dir);
         let spool = spool::Spool::open(&spool_dir, config.spool_max_bytes)?;
+        let redactor = Arc::new(redact::Redactor::new(&config.redact)?);
         let state = Arc::new(SinkState::default());
         let (queue, rx) = LogQueue::new(
             config.queue_capacity,
@@ -56,6 +58,7 @@ impl LogPipeline {
             state.clone(),
             spool_dir,
             config.spool_max_bytes,
+            redactor.clone(),
         );
         let writer = Writer {
             rx,
@@ -64,6 +67,7 @@ impl LogPipeline {
             spool,
             state,
             sink_name,
+            redactor,
         };
         let (stop, stopped) = oneshot::channel();
         let thread = std::thread::Builder::new()

@@ -14,6 +14,7 @@ use tokio::sync::mpsc::{self, error::TrySendError};
 
 use switchboard_record::{LogRecord, LogSink};
 
+use crate::redact::Redactor;
 use crate::spool::Spool;
 
 /// The sink's state, shared with the writer, for `/readyz`.
@@ -50,6 +51,7 @@ pub struct LogQueue {
     depth: Gauge,
     spool_dir: PathBuf,
     spool_max_bytes: u64,
+    redactor: Arc<Redactor>,
 }
 
 impl LogQueue {
@@ -61,6 +63,7 @@ impl LogQueue {
         state: Arc<SinkState>,
         spool_dir: PathBuf,
         spool_max_bytes: u64,
+        redactor: Arc<Redactor>,
     ) -> (Arc<LogQueue>, mpsc::Receiver<LogRecord>) {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let queue = LogQueue {
@@ -72,6 +75,7 @@ impl LogQueue {
             depth: gauge!("switchboard_log_queue_depth", "sink" => sink_name),
             spool_dir,
             spool_max_bytes,
+            redactor,
         };
         (Arc::new(queue), rx)
     }
@@ -98,14 +102,11 @@ impl LogQueue {
     }
 
     /// The writer is gone: append straight to the spool (shutdown only, so blocking is fine).
-    fn spool_directly(&self, record: LogRecord) {
-        let line = match serde_json::to_string(&record) {
-            Ok(line) => line,
-            Err(e) => {
-                tracing::error!("log record {} could not be encoded: {e}", record.id);
-                counter!("switchboard_logs_dropped_total", "sink" => self.sink_name).increment(1);
-                return;
-            }
+    fn spool_directly(&self, mut record: LogRecord) {
+        self.redactor.apply(&mut record);
+        let dropped = counter!("switchboard_logs_dropped_total", "sink" => self.sink_name);
+        let Some(line) = crate::writer::encode_one(&record, &dropped) else {
+            return;
         };
         let appended = Spool::open(&self.spool_dir, self.spool_max_bytes)
             .and_then(|mut spool| spool.append(std::slice::from_ref(&line)));

@@ -15,6 +15,7 @@ use switchboard_record::LogRecord;
 use crate::SinkError;
 use crate::embedded::EmbeddedStore;
 use crate::queue::{LogQueue, SinkState};
+use crate::redact::Redactor;
 use crate::redis_stream::RedisStream;
 use crate::spool::Spool;
 
@@ -59,6 +60,8 @@ pub struct Writer {
     pub state: Arc<SinkState>,
     /// `redis` or `embedded`, for metric labels.
     pub sink_name: &'static str,
+    /// `[logging] redact`, applied here before records are encoded.
+    pub redactor: Arc<Redactor>,
 }
 
 struct Counters {
@@ -138,8 +141,13 @@ impl Writer {
         counters: &Counters,
         health: &mut Health,
     ) {
-        let lines = encode(batch.drain(..), &counters.dropped);
-        let overflow = encode(self.queue.take_overflow().into_iter(), &counters.dropped);
+        let redactor = &self.redactor;
+        let lines = encode(batch.drain(..), redactor, &counters.dropped);
+        let overflow = encode(
+            self.queue.take_overflow().into_iter(),
+            redactor,
+            &counters.dropped,
+        );
         if self.spool.is_empty() && overflow.is_empty() && health.healthy {
             match self.destination.deliver(&lines).await {
                 Ok(()) => counters.written.increment(lines.len() as u64),
@@ -229,15 +237,27 @@ impl Health {
     }
 }
 
-fn encode(records: impl Iterator<Item = LogRecord>, dropped: &Counter) -> Vec<String> {
+fn encode(
+    records: impl Iterator<Item = LogRecord>,
+    redactor: &Redactor,
+    dropped: &Counter,
+) -> Vec<String> {
     records
-        .filter_map(|record| match serde_json::to_string(&record) {
-            Ok(line) => Some(line),
-            Err(e) => {
-                tracing::error!("log record {} could not be encoded: {e}", record.id);
-                dropped.increment(1);
-                None
-            }
+        .filter_map(|mut record| {
+            redactor.apply(&mut record);
+            encode_one(&record, dropped)
         })
         .collect()
+}
+
+/// One record as its JSON line; `None` (counted as dropped) when it cannot be encoded.
+pub(crate) fn encode_one(record: &LogRecord, dropped: &Counter) -> Option<String> {
+    match serde_json::to_string(record) {
+        Ok(line) => Some(line),
+        Err(e) => {
+            tracing::error!("log record {} could not be encoded: {e}", record.id);
+            dropped.increment(1);
+            None
+        }
+    }
 }

@@ -52,7 +52,8 @@ impl Gateway {
             &config.logging.store,
             sink.clone(),
             config.server.max_body_bytes,
-        );
+        )
+        .expect("the logs API starts");
         let state = AppState::new(config, sink)
             .expect("providers build")
             .with_api(Arc::new(api));

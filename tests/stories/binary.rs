@@ -236,3 +236,75 @@ targets = [{{ provider = "openai", model = "gpt-4o-mini?chunk_ms=100&chunks=10" 
     let status = process.wait_exit(Duration::from_secs(5)).await;
     assert_eq!(status.code(), Some(0), "stderr:\n{}", process.stderr());
 }
+
+#[tokio::test]
+async fn sigterm_turns_readyz_503_at_once_and_serves_through_the_drain_delay() {
+    let mock = mock().await;
+    let dir = temp_dir("drain");
+    let port = free_port();
+    std::fs::write(
+        dir.join("switchboard.toml"),
+        format!(
+            r#"
+[server]
+listen = "127.0.0.1:{port}"
+shutdown_grace_ms = 10000
+drain_delay_ms = 1500
+
+[providers.openai]
+kind = "openai"
+base_url = "{}"
+
+[models."voice-fast"]
+targets = [{{ provider = "openai", model = "gpt-4o-mini?chunk_ms=150&chunks=20" }}]
+"#,
+            mock.base_url()
+        ),
+    )
+    .unwrap();
+    let mut process = Process::spawn(&["serve"], &[], &dir);
+    let url = format!("http://127.0.0.1:{port}");
+    process.wait_healthy(&url).await;
+    let client = Client::new(&url);
+    assert_eq!(client.get("/readyz").await.status, 200);
+    let mut stream = client
+        .stream(&json!({"model": "voice-fast", "messages": [{"role": "user", "content": "hi"}]}))
+        .await;
+    assert!(stream.next_event().await.is_some());
+
+    process.terminate();
+
+    // At once: not ready, and saying why, so a load balancer moves new calls away...
+    let mut ready = client.get("/readyz").await;
+    for _ in 0..50 {
+        if ready.status == 503 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        ready = client.get("/readyz").await;
+    }
+    assert_eq!(ready.status, 503, "{}", ready.text);
+    assert_eq!(ready.json()["draining"], true, "{}", ready.text);
+    // ...while calls that still arrive during the drain delay are served.
+    let late = client
+        .chat(&json!({"model": "voice-fast", "messages": [{"role": "user", "content": "late"}]}))
+        .await;
+    assert_eq!(late.status, 200, "{}", late.text);
+
+    // Then the listener closes; the stream in flight runs to its end and the process exits 0.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_ok()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still accepting 5 s after SIGTERM with a 1.5 s drain delay"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let end = stream.finish().await;
+    assert!(end.done(), "{}", end.raw);
+    let status = process.wait_exit(Duration::from_secs(10)).await;
+    assert_eq!(status.code(), Some(0), "stderr:\n{}", process.stderr());
+}

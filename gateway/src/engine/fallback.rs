@@ -13,7 +13,6 @@ use switchboard_config::ErrorKind;
 use tokio::time::Instant;
 
 use crate::request::routing::Route;
-use crate::telemetry::metrics;
 use switchboard_record::AttemptRecord;
 
 use super::policy::retry_delay;
@@ -80,7 +79,6 @@ pub enum ChainEnd<T> {
 
 /// Runs `attempt` (given a target's index in `route`) over the chain until one wins.
 pub async fn run<T, F, Fut>(
-    model: &str,
     route: &Route,
     budget_end: Instant,
     attempts: &mut Vec<(usize, AttemptRecord)>,
@@ -97,12 +95,9 @@ where
             if Instant::now() >= budget_end {
                 break;
             }
-            metrics::fallback(
-                model,
-                &route.targets[*from].target.provider,
-                &target.target.provider,
-                failure.kind,
-            );
+            route.targets[*from]
+                .metrics
+                .fallback_to(&target.metrics, failure.kind);
         }
         let mut retry = 0;
         loop {
@@ -117,7 +112,7 @@ where
                 }
                 Err(failure) => failure,
             };
-            metrics::attempt_failed(model, &target.target.provider, failure.kind);
+            target.metrics.attempt_failed(failure.kind);
             if failure.untranslatable {
                 last = Some((failure, index));
                 break;
@@ -133,7 +128,7 @@ where
             let reason = failure.kind;
             last = Some((failure, index));
             let Some(delay) = delay else { break };
-            metrics::retry(model, &target.target.provider, reason);
+            target.metrics.retry(reason);
             tokio::time::sleep(delay).await;
             retry += 1;
         }

@@ -46,6 +46,14 @@ pub enum GatewayError {
         /// Each attempt and why it failed.
         message: String,
     },
+    /// More chat requests are in flight than `server.max_concurrent_requests`.
+    #[error(
+        "The gateway is overloaded: {limit} requests are in flight (server.max_concurrent_requests); retry shortly"
+    )]
+    Overloaded {
+        /// The limit.
+        limit: usize,
+    },
     /// The request body could not be read from the client.
     #[error("Could not read the request body: {0}")]
     BodyRead(String),
@@ -71,6 +79,7 @@ impl GatewayError {
                 StatusCode::UNAUTHORIZED
             }
             GatewayError::AdminForbidden => StatusCode::FORBIDDEN,
+            GatewayError::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             GatewayError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             GatewayError::Upstream { status, .. } => *status,
         }
@@ -80,6 +89,7 @@ impl GatewayError {
         match self {
             GatewayError::Unauthorized | GatewayError::AdminUnauthorized => "authentication_error",
             GatewayError::AdminForbidden => "permission_error",
+            GatewayError::Overloaded { .. } => "overloaded_error",
             GatewayError::Upstream { .. } => "upstream_error",
             _ => "invalid_request_error",
         }
@@ -94,6 +104,7 @@ impl GatewayError {
             GatewayError::NotFound { .. } => Some("unknown_url"),
             GatewayError::AdminUnauthorized => Some("invalid_admin_key"),
             GatewayError::AdminForbidden => Some("admin_key_required"),
+            GatewayError::Overloaded { .. } => Some("overloaded"),
             GatewayError::InvalidRequest(_) | GatewayError::BodyRead(_) => None,
         }
     }
@@ -105,6 +116,13 @@ impl GatewayError {
 
     /// A complete HTTP response for this error.
     pub fn response(&self) -> http::Response<ResponseBody> {
-        json_response(self.status(), &self.body())
+        let mut response = json_response(self.status(), &self.body());
+        if let GatewayError::Overloaded { .. } = self {
+            response.headers_mut().insert(
+                http::header::RETRY_AFTER,
+                http::HeaderValue::from_static("1"),
+            );
+        }
+        response
     }
 }

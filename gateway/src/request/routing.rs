@@ -1,11 +1,17 @@
 //! From the `model` a client names to a fallback chain: a configured model, or `provider/model`
 //! straight to a configured provider with the `[defaults]` policy.
+//!
+//! Each route carries the metric handles of its targets, labelled with a bounded `model`
+//! (SPEC section 8): a configured name, or a `provider/model` string for the first
+//! `[metrics] max_passthrough_models` distinct ones, `<provider>/other` after.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use switchboard_config::{Config, Policy, Target};
 use switchboard_providers::{Provider, Providers};
+
+use crate::telemetry::target_metrics::TargetMetrics;
 
 /// One entry of a chain, with its adapter.
 #[derive(Clone)]
@@ -14,6 +20,8 @@ pub struct RouteTarget {
     pub provider: Arc<dyn Provider>,
     /// Provider name, model and prices.
     pub target: Target,
+    /// Its series under the route's `model` label.
+    pub metrics: Arc<TargetMetrics>,
 }
 
 /// A model's chain and policy.
@@ -23,14 +31,18 @@ pub struct Route {
     pub targets: Vec<RouteTarget>,
     /// Retries, timeouts, checks.
     pub policy: Arc<Policy>,
+    /// The series of a request of this route that no target got to (provider label empty).
+    pub unserved: Arc<TargetMetrics>,
 }
 
-/// Every route, built at start-up.
+/// Every route, built at start-up; `provider/model` routes as they are first asked for.
 pub struct Routes {
     models: HashMap<String, Arc<Route>>,
     providers: Providers,
     defaults: Arc<Policy>,
     names: Vec<String>,
+    passthrough: Mutex<HashMap<String, Arc<Route>>>,
+    max_passthrough: usize,
 }
 
 impl Routes {
@@ -38,20 +50,21 @@ impl Routes {
     pub fn new(config: &Config, providers: Providers) -> Routes {
         let mut models = HashMap::new();
         for (name, model) in &config.models {
+            let label: Arc<str> = Arc::from(name.as_str());
             let targets = model
                 .targets
                 .iter()
                 .filter_map(|t| {
                     // Validation guarantees every target names a configured provider.
-                    providers.get(&t.provider).map(|p| RouteTarget {
-                        provider: p.clone(),
-                        target: t.clone(),
-                    })
+                    providers
+                        .get(&t.provider)
+                        .map(|p| route_target(p, t.clone(), &label))
                 })
                 .collect();
             let route = Route {
                 targets,
                 policy: Arc::new(model.policy.clone()),
+                unserved: Arc::new(TargetMetrics::new(label, Arc::from(""))),
             };
             models.insert(name.clone(), Arc::new(route));
         }
@@ -60,6 +73,8 @@ impl Routes {
             models,
             providers,
             defaults: Arc::new(config.defaults.clone()),
+            passthrough: Mutex::new(HashMap::new()),
+            max_passthrough: config.metrics.max_passthrough_models,
         }
     }
 
@@ -73,22 +88,49 @@ impl Routes {
             return None;
         }
         let provider = self.providers.get(provider_name)?;
-        Some(Arc::new(Route {
-            targets: vec![RouteTarget {
-                provider: provider.clone(),
-                target: Target {
-                    provider: provider_name.to_owned(),
-                    model: provider_model.to_owned(),
-                    input_cost_per_mtok: None,
-                    output_cost_per_mtok: None,
-                },
-            }],
+        let mut known = self.passthrough.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(route) = known.get(model) {
+            return Some(route.clone());
+        }
+        let own_label = known.len() < self.max_passthrough;
+        let label = if own_label {
+            Arc::from(model)
+        } else {
+            Arc::from(format!("{provider_name}/other"))
+        };
+        let target = Target {
+            provider: provider_name.to_owned(),
+            model: provider_model.to_owned(),
+            input_cost_per_mtok: None,
+            output_cost_per_mtok: None,
+        };
+        let route = Arc::new(Route {
+            targets: vec![route_target(provider, target, &label)],
             policy: self.defaults.clone(),
-        }))
+            unserved: Arc::new(TargetMetrics::new(label, Arc::from(""))),
+        });
+        // Past the cap the route is rebuilt per request: its series are the shared
+        // `<provider>/other` ones (the recorder hands back the same series for the same labels),
+        // and the cache stays bounded.
+        if own_label {
+            known.insert(model.to_owned(), route.clone());
+        }
+        Some(route)
     }
 
     /// The configured model names, for `GET /v1/models`.
     pub fn model_names(&self) -> &[String] {
         &self.names
+    }
+}
+
+fn route_target(provider: &Arc<dyn Provider>, target: Target, label: &Arc<str>) -> RouteTarget {
+    RouteTarget {
+        provider: provider.clone(),
+        metrics: Arc::new(TargetMetrics::new(
+            label.clone(),
+            Arc::from(target.provider.as_str()),
+        )),
+        target,
     }
 }

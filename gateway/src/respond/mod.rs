@@ -15,7 +15,6 @@ use crate::request::chat_request::ChatRequest;
 use crate::request::routing::Route;
 use crate::request_log::{RequestLog, Served};
 use crate::state::AppState;
-use crate::telemetry::metrics;
 use switchboard_record::RequestStatus;
 
 use crate::engine::attempt::{self, AttemptContext, Committed};
@@ -39,7 +38,6 @@ pub async fn serve(
     let budget_end = Instant::from_std(log.started()) + route.policy.budget();
     let ChatRequest {
         body,
-        model,
         stream,
         include_usage,
         ..
@@ -56,13 +54,13 @@ pub async fn serve(
         let buffer = route.policy.stream_json == StreamJson::Buffer
             && route.policy.validate_json
             && check.json_mode();
-        let end = fallback::run(&model, route, budget_end, &mut log.attempts, |i| {
+        let end = fallback::run(route, budget_end, &mut log.attempts, |i| {
             ctx.stream(&route.targets[i], buffer)
         })
         .await;
         stream_response(route, end, log, include_usage, check)
     } else {
-        let end = fallback::run(&model, route, budget_end, &mut log.attempts, |i| {
+        let end = fallback::run(route, budget_end, &mut log.attempts, |i| {
             ctx.complete(&route.targets[i])
         })
         .await;
@@ -70,7 +68,9 @@ pub async fn serve(
     }
 }
 
-fn served(route: &Route, index: usize) -> Served {
+/// The target at `index` as the record names it; its series become the request's.
+fn served(route: &Route, index: usize, log: &mut RequestLog) -> Served {
+    log.metrics = route.targets[index].metrics.clone();
     let target = &route.targets[index].target;
     Served {
         provider: target.provider.clone(),
@@ -137,7 +137,7 @@ fn complete_response(
         Err((last, index, summary)) => return failed(route, log, &last, index, summary),
     };
     warn_dropped_fields(route, index, &mut log);
-    let mut served = served(route, index);
+    let mut served = served(route, index, &mut log);
     if let Some(model) = answer.completion.served_model() {
         served.model = model.to_owned();
     }
@@ -169,11 +169,11 @@ fn stream_response(
         Err((last, index, summary)) => return failed(route, log, &last, index, summary),
     };
     warn_dropped_fields(route, index, &mut log);
-    let served = served(route, index);
+    let served = served(route, index, &mut log);
     if let Some(first) = committed.clock.first_content {
         let ttft = first.into_std().saturating_duration_since(log.started());
         log.time_to_first_token = Some(ttft);
-        metrics::first_token(&log.model, &served.provider, ttft);
+        route.targets[index].metrics.first_token(ttft);
     }
     let (tx, body) = body::channel(STREAM_BUFFER);
     let mut response = Response::new(body);
@@ -220,7 +220,7 @@ fn failed<T>(
         _ if kind.is_timeout() => StatusCode::GATEWAY_TIMEOUT,
         _ => StatusCode::BAD_GATEWAY,
     };
-    let served = served(route, index);
+    let served = served(route, index, &mut log);
     let error = GatewayError::Upstream {
         status,
         kind,

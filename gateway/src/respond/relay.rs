@@ -13,7 +13,6 @@ use tokio::time::Instant;
 
 use crate::http::sse;
 use crate::request_log::RequestLog;
-use crate::telemetry::metrics;
 use switchboard_record::RequestStatus;
 
 use crate::engine::attempt::Committed;
@@ -59,11 +58,6 @@ impl Relay {
             json_valid,
             ..
         } = committed;
-        let provider = log
-            .served
-            .as_ref()
-            .map(|s| s.provider.clone())
-            .unwrap_or_default();
         log.max_stall = clock.first_content.map(|_| clock.max_stall);
         log.usage = output.usage;
         log.json_valid = json_valid;
@@ -79,7 +73,7 @@ impl Relay {
                         log.json_valid = Some(false);
                         log.warnings
                             .push(format!("invalid JSON at the end of the stream: {why}"));
-                        metrics::invalid_json(&log.model, &provider);
+                        log.metrics.invalid_json();
                     }
                 }
                 log.output = Some(output.message());
@@ -90,7 +84,7 @@ impl Relay {
                 }
             }
             End::Failed(kind, message) => {
-                metrics::attempt_failed(&log.model, &provider, kind);
+                log.metrics.attempt_failed(kind);
                 if let Some((_, attempt)) = log.attempts.last_mut() {
                     attempt.error_kind = Some(kind);
                     attempt.error_message = Some(message.clone());

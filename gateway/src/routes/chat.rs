@@ -1,8 +1,8 @@
-//! `POST /v1/chat/completions`: read the body (bounded), parse, route, hand to the engine.
+//! `POST /v1/chat/completions`: take a place under the concurrency limit, read the body
+//! (bounded), parse, route, hand to [`crate::respond`].
 
 use http::{Request, Response};
 use hyper::body::Incoming;
-use switchboard_record::RequestStatus;
 
 use crate::http::body::ResponseBody;
 use crate::http::error::GatewayError;
@@ -11,41 +11,36 @@ use crate::request::chat_request::ChatRequest;
 use crate::request_log::RequestLog;
 use crate::respond;
 use crate::state::AppState;
+use crate::telemetry::metrics;
 
 /// Serves one chat completion; every path out of here ends the request's record.
 pub async fn handle(state: &AppState, request: Request<Incoming>) -> Response<ResponseBody> {
-    let mut log = RequestLog::start(state.sink.clone(), state.config.logging.capture_bodies);
+    let mut log = RequestLog::start(&state.records);
+    // A semaphore rather than tower's ConcurrencyLimit: that layer gives its permit back when
+    // the response head is sent, and a stream is in flight until its record is written.
+    match state.requests.clone().try_acquire_owned() {
+        Ok(permit) => log.permit = Some(permit),
+        Err(_) => {
+            metrics::overload_rejected();
+            let limit = state.config.server.max_concurrent_requests;
+            return log.reject(GatewayError::Overloaded { limit });
+        }
+    }
     let (parts, body) = request.into_parts();
     let bytes = match read_limited(body, state.config.server.max_body_bytes).await {
         Ok(bytes) => bytes,
-        Err(e) => return reject(log, e),
+        Err(e) => return log.reject(e),
     };
     let mut request = match ChatRequest::parse(&bytes, &parts.headers) {
         Ok(request) => request,
-        Err(e) => return reject(log, e),
+        Err(e) => return log.reject(e),
     };
     log.model.clone_from(&request.model);
     log.stream = request.stream;
     log.identity = std::mem::take(&mut request.identity);
     let Some(route) = state.routes.resolve(&request.model) else {
-        return reject(log, GatewayError::ModelNotFound(request.model));
+        return log.reject(GatewayError::ModelNotFound(request.model));
     };
-    log.routed = true;
+    log.metrics = route.unserved.clone();
     respond::serve(state, &route, request, log).await
-}
-
-fn reject(log: RequestLog, error: GatewayError) -> Response<ResponseBody> {
-    let mut response = error.response();
-    // The rejection has a record too: name it, as every other answer does.
-    if let Ok(id) = http::HeaderValue::from_str(&log.id) {
-        response
-            .headers_mut()
-            .insert("x-switchboard-request-id", id);
-    }
-    log.finish(
-        RequestStatus::Error,
-        error.status().as_u16(),
-        Some(error.to_string()),
-    );
-    response
 }

@@ -12,11 +12,19 @@ pub fn alive() -> Response<ResponseBody> {
     json_response(StatusCode::OK, &json!({"status": "ok"}))
 }
 
-/// The config is loaded and the log sink can take records.
+/// The config is loaded and the log sink can take records; 503 with `"draining": true` once a
+/// shutdown began, so load balancers move new calls elsewhere.
 pub fn ready(state: &AppState) -> Response<ResponseBody> {
+    let log_sink = state.sink().state();
+    if state.draining() {
+        return json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &json!({"config": "loaded", "log_sink": log_sink, "draining": true}),
+        );
+    }
     json_response(
         StatusCode::OK,
-        &json!({"config": "loaded", "log_sink": state.sink.state()}),
+        &json!({"config": "loaded", "log_sink": log_sink}),
     )
 }
 

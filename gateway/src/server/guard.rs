@@ -14,6 +14,7 @@ use tower::{Layer, Service};
 
 use crate::http::body::ResponseBody;
 use crate::http::error::GatewayError;
+use crate::request_log::{RecordContext, RequestLog};
 
 /// The address of the peer a request came from, put in the request extensions by the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,16 +24,25 @@ pub struct PeerAddr(pub SocketAddr);
 #[derive(Clone)]
 pub enum Guard {
     /// `server.api_keys` on `/v1/*` and the unprefixed OpenAI paths; with no keys, all pass.
-    ClientKeys(Arc<[String]>),
+    /// A refused chat request still gets its record (status 401) through `records`.
+    ClientKeys {
+        /// The accepted keys.
+        keys: Arc<[String]>,
+        /// Where the records of refused chat requests go.
+        records: Option<Arc<RecordContext>>,
+    },
     /// `server.admin_key` on `/api/*` (SPEC section 7); with no admin key, only loopback
     /// peers pass (403 otherwise).
     AdminKey(Option<Arc<str>>),
 }
 
 impl Guard {
-    /// The client-key guard of `keys`.
-    pub fn client_keys(keys: &[String]) -> Guard {
-        Guard::ClientKeys(keys.into())
+    /// The client-key guard of `keys`, recording refused chat requests in `records`.
+    pub fn client_keys(keys: &[String], records: Option<Arc<RecordContext>>) -> Guard {
+        Guard::ClientKeys {
+            keys: keys.into(),
+            records,
+        }
     }
 
     /// The admin guard of `key`.
@@ -45,7 +55,7 @@ impl Guard {
         let path = request.uri().path();
         let header = request.headers().get(http::header::AUTHORIZATION);
         match self {
-            Guard::ClientKeys(keys) => {
+            Guard::ClientKeys { keys, .. } => {
                 (!keys.is_empty() && is_openai_path(path) && !authorized(keys, header))
                     .then_some(GatewayError::Unauthorized)
             }
@@ -67,6 +77,10 @@ impl Guard {
 /// True for the paths of the logs API.
 pub fn is_api_path(path: &str) -> bool {
     path == "/api" || path.starts_with("/api/")
+}
+
+fn is_chat_path(path: &str) -> bool {
+    path == "/v1/chat/completions" || path == "/chat/completions"
 }
 
 fn is_openai_path(path: &str) -> bool {
@@ -128,7 +142,13 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         if let Some(error) = self.guard.refusal(&request) {
-            let response = error.response();
+            let response = match &self.guard {
+                Guard::ClientKeys {
+                    records: Some(records),
+                    ..
+                } if is_chat_path(request.uri().path()) => RequestLog::start(records).reject(error),
+                _ => error.response(),
+            };
             return Box::pin(async move { Ok(response) });
         }
         Box::pin(self.inner.call(request))
@@ -170,8 +190,8 @@ mod tests {
 
     #[test]
     fn client_keys_guard_the_openai_routes_only() {
-        let guard = Guard::client_keys(&["k-one".to_owned()]);
-        let open = Guard::client_keys(&[]);
+        let guard = Guard::client_keys(&["k-one".to_owned()], None);
+        let open = Guard::client_keys(&[], None);
         let chat = "/v1/chat/completions";
         assert_eq!(status(&guard, &request(chat, None, None)), Some(401));
         assert_eq!(status(&guard, &request("/models", None, None)), Some(401));

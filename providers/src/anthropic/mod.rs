@@ -30,6 +30,7 @@ pub struct AnthropicProvider {
     default_max_tokens: Option<u32>,
     headers: reqwest::header::HeaderMap,
     client: reqwest::Client,
+    body_limit: usize,
 }
 
 impl AnthropicProvider {
@@ -40,6 +41,7 @@ impl AnthropicProvider {
         name: &str,
         config: &ProviderConfig,
         client: reqwest::Client,
+        body_limit: usize,
     ) -> Result<AnthropicProvider, ProviderError> {
         let mut headers = crate::headers::extra_headers(name, &config.headers)?;
         if !headers.contains_key("anthropic-version") {
@@ -56,6 +58,7 @@ impl AnthropicProvider {
             default_max_tokens: config.default_max_tokens,
             headers,
             client,
+            body_limit,
         })
     }
 
@@ -71,6 +74,7 @@ impl AnthropicProvider {
             &self.url,
             &self.headers,
             crate::post_json::encode(&body)?,
+            self.body_limit,
         )
         .await
     }
@@ -80,18 +84,14 @@ impl AnthropicProvider {
 impl Provider for AnthropicProvider {
     async fn complete(&self, request: ChatRequest<'_>) -> Result<Completion, ProviderError> {
         let response = self.send(request, false).await?;
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| ProviderError::StreamCut {
-                message: format!("response body broke off: {}", crate::headers::describe(&e)),
-            })?;
+        let body = crate::body_limit::read_body(response, self.body_limit).await?;
         to_chat_completion(&body)
     }
 
     async fn stream(&self, request: ChatRequest<'_>) -> Result<ChunkStream, ProviderError> {
         let response = self.send(request, true).await?;
-        Ok(anthropic_sse(response.bytes_stream()))
+        let body = crate::body_limit::limit_events(response.bytes_stream(), self.body_limit);
+        Ok(anthropic_sse(body))
     }
 
     fn dropped_fields(&self, body: &Map<String, Value>) -> Vec<String> {

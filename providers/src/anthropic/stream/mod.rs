@@ -47,7 +47,7 @@ pub fn error_kind(error_type: &str) -> ErrorKind {
 pub fn anthropic_sse<S, E>(body: S) -> ChunkStream
 where
     S: futures_util::Stream<Item = Result<Bytes, E>> + Send + 'static,
-    E: std::fmt::Display + Send + 'static,
+    E: Into<ProviderError> + Send + 'static,
 {
     struct State<T> {
         events: T,
@@ -77,7 +77,7 @@ where
                     }
                     Some(Err(e)) => {
                         state.done = true;
-                        return Some((Err(ProviderError::stream_broke(e)), state));
+                        return Some((Err(ProviderError::from_event_stream(e)), state));
                     }
                 };
                 if let Err(err) = state.translator.event(&event.event, &event.data) {

@@ -1,0 +1,118 @@
+//! Metric handles resolved once per (model label, provider) pair, so the request path records
+//! into ready handles instead of building label strings and looking series up per request.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use metrics::{Counter, Histogram, counter, histogram};
+use switchboard_config::ErrorKind;
+use switchboard_record::RequestStatus;
+
+/// The series of one chain target under one `model` label (or of a request no target served).
+/// Each handle is registered the first time it is used, so only series that happened are
+/// exposed, and after that recording is one atomic operation.
+pub struct TargetMetrics {
+    model: Arc<str>,
+    provider: Arc<str>,
+    requests: [OnceLock<Counter>; 3],
+    duration: OnceLock<Histogram>,
+    ttft: OnceLock<Histogram>,
+    prompt_tokens: OnceLock<Counter>,
+    completion_tokens: OnceLock<Counter>,
+}
+
+impl TargetMetrics {
+    /// The series of `model` (a bounded label) served by `provider` (a config name, or empty
+    /// when nothing was tried).
+    pub fn new(model: Arc<str>, provider: Arc<str>) -> TargetMetrics {
+        TargetMetrics {
+            model,
+            provider,
+            requests: Default::default(),
+            duration: OnceLock::new(),
+            ttft: OnceLock::new(),
+            prompt_tokens: OnceLock::new(),
+            completion_tokens: OnceLock::new(),
+        }
+    }
+
+    /// The `model` label these series carry.
+    pub fn model_label(&self) -> &str {
+        &self.model
+    }
+
+    fn labels(&self) -> [(&'static str, Arc<str>); 2] {
+        [
+            ("model", self.model.clone()),
+            ("provider", self.provider.clone()),
+        ]
+    }
+
+    /// One request ended.
+    pub fn request_finished(&self, status: RequestStatus, latency: Duration) {
+        let index = match status {
+            RequestStatus::Success => 0,
+            RequestStatus::Error => 1,
+            RequestStatus::ClientDisconnected => 2,
+        };
+        self.requests[index]
+            .get_or_init(|| {
+                counter!("switchboard_requests_total", "model" => self.model.clone(), "provider" => self.provider.clone(), "status" => status.as_str())
+            })
+            .increment(1);
+        self.duration
+            .get_or_init(|| histogram!("switchboard_request_duration_seconds", &self.labels()))
+            .record(latency.as_secs_f64());
+    }
+
+    /// A stream's first content-bearing chunk reached the client.
+    pub fn first_token(&self, since_start: Duration) {
+        self.ttft
+            .get_or_init(|| histogram!("switchboard_time_to_first_token_seconds", &self.labels()))
+            .record(since_start.as_secs_f64());
+    }
+
+    /// Tokens used by a request.
+    pub fn tokens(&self, prompt: u64, completion: u64) {
+        let tokens = |kind: &'static str| counter!("switchboard_tokens_total", "model" => self.model.clone(), "provider" => self.provider.clone(), "type" => kind);
+        self.prompt_tokens
+            .get_or_init(|| tokens("prompt"))
+            .increment(prompt);
+        self.completion_tokens
+            .get_or_init(|| tokens("completion"))
+            .increment(completion);
+    }
+
+    // The series below count failures: rare enough to be looked up when they happen.
+
+    /// The same target is tried again after a failure of `reason`.
+    pub fn retry(&self, reason: ErrorKind) {
+        counter!("switchboard_retries_total", "model" => self.model.clone(), "provider" => self.provider.clone(), "reason" => reason.as_str())
+            .increment(1);
+    }
+
+    /// The chain moves on from this target to `next` after a failure of `reason`.
+    pub fn fallback_to(&self, next: &TargetMetrics, reason: ErrorKind) {
+        counter!("switchboard_fallbacks_total", "model" => self.model.clone(), "from_provider" => self.provider.clone(), "to_provider" => next.provider.clone(), "reason" => reason.as_str())
+            .increment(1);
+    }
+
+    /// An attempt failed: counts the timeout and invalid-JSON kinds.
+    pub fn attempt_failed(&self, kind: ErrorKind) {
+        let timeout_kind = match kind {
+            ErrorKind::FirstTokenTimeout => "first_token",
+            ErrorKind::Stall => "stall",
+            ErrorKind::Timeout => "total",
+            ErrorKind::InvalidJson => return self.invalid_json(),
+            _ => return,
+        };
+        counter!("switchboard_stream_timeouts_total", "model" => self.model.clone(), "provider" => self.provider.clone(), "kind" => timeout_kind)
+            .increment(1);
+    }
+
+    /// An output failed the JSON check.
+    pub fn invalid_json(&self) {
+        counter!("switchboard_invalid_json_total", "model" => self.model.clone(), "provider" => self.provider.clone())
+            .increment(1);
+    }
+}
