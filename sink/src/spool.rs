@@ -107,11 +107,19 @@ impl Spool {
         let Some((_, file)) = self.writer.as_mut() else {
             return Ok(0);
         };
-        file.write_all(&buffer).map_err(io_error(&path))?;
-        file.flush().map_err(io_error(&path))?;
-        if let Some(entry) = self.segments.iter_mut().find(|(s, _)| *s == sequence) {
-            entry.1 += buffer.len() as u64;
+        let written = file.write_all(&buffer).and_then(|()| file.flush());
+        let Some(entry) = self.segments.iter_mut().find(|(s, _)| *s == sequence) else {
+            return Ok(0);
+        };
+        if let Err(e) = written {
+            // A full disk can take part of the batch: cut it off again, so that the next
+            // append does not glue a record onto a torn one.
+            if let Err(cut) = file.set_len(entry.1) {
+                tracing::error!("cannot cut a torn write off {}: {cut}", path.display());
+            }
+            return Err(io_error(&path)(e));
         }
+        entry.1 += buffer.len() as u64;
         Ok(accepted)
     }
 

@@ -18,15 +18,20 @@ pub struct RedisServer {
 impl RedisServer {
     /// Starts one with append-only persistence in a fresh directory (so a restart keeps data).
     pub async fn start() -> RedisServer {
-        let port = free_port();
-        let dir = temp_dir(&format!("redis-{port}"));
-        let mut server = RedisServer {
-            child: None,
-            port,
-            dir,
-        };
+        let mut server = RedisServer::not_started();
         server.restart().await;
         server
+    }
+
+    /// One whose port is chosen but which is not running yet (a Redis that is down when the
+    /// gateway starts); [`RedisServer::restart`] starts it.
+    pub fn not_started() -> RedisServer {
+        let port = free_port();
+        RedisServer {
+            child: None,
+            port,
+            dir: temp_dir(&format!("redis-{port}")),
+        }
     }
 
     /// `redis://127.0.0.1:PORT`
