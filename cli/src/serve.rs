@@ -17,6 +17,13 @@ pub fn run(config: Config) -> anyhow::Result<()> {
     switchboard_gateway::telemetry::metrics::install();
     let pipeline = LogPipeline::start(&config.logging).context("cannot start the log pipeline")?;
     let grace = Duration::from_millis(config.server.shutdown_grace_ms);
+    for (name, provider) in &config.providers {
+        if provider.api_key.as_deref().is_none_or(str::is_empty) && provider.headers.is_empty() {
+            tracing::warn!(
+                "provider {name} has no api_key (is its environment variable set?): calls to it go out without a key"
+            );
+        }
+    }
     let served = runtime.block_on(async {
         let listen = config.server.listen.clone();
         let origin = config.origin.clone();

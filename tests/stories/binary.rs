@@ -308,3 +308,38 @@ targets = [{{ provider = "openai", model = "gpt-4o-mini?chunk_ms=150&chunks=20" 
     let status = process.wait_exit(Duration::from_secs(10)).await;
     assert_eq!(status.code(), Some(0), "stderr:\n{}", process.stderr());
 }
+
+#[tokio::test]
+async fn its_own_log_has_no_colour_codes_off_a_terminal_json_on_request_and_warns_of_a_missing_key()
+{
+    let dir = temp_dir("own-log");
+    for format in ["text", "json"] {
+        let port = free_port();
+        let listen = format!("127.0.0.1:{port}");
+        let mut process = Process::spawn(
+            &["serve", "--log-format", format],
+            &[("SWITCHBOARD_LISTEN", &listen), ("OPENAI_API_KEY", "")],
+            &dir,
+        );
+        let url = format!("http://{listen}");
+        process.wait_healthy(&url).await;
+        process.terminate();
+        process.wait_exit(Duration::from_secs(10)).await;
+        let log = process.stderr();
+        assert!(
+            !log.contains('\u{1b}'),
+            "no ANSI escapes in a piped log: {log}"
+        );
+        assert!(
+            log.contains("provider openai has no api_key"),
+            "the empty key is named at start: {log}"
+        );
+        if format == "json" {
+            for line in log.lines().filter(|l| !l.trim().is_empty()) {
+                let parsed: serde_json::Value = serde_json::from_str(line)
+                    .unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
+                assert!(parsed["level"].is_string(), "{line}");
+            }
+        }
+    }
+}
