@@ -6,6 +6,7 @@
 mod error;
 pub mod error_kind;
 mod interpolate;
+mod known_keys;
 mod load;
 pub mod redact;
 mod resolved;

@@ -51,25 +51,39 @@ impl Config {
             origin: origin.to_owned(),
             message: e.to_string().trim_end().to_owned(),
         };
-        // First pass on the text as written, so schema errors point at lines and columns.
-        toml::from_str::<RawConfig>(text).map_err(parse_error)?;
         let mut table: toml::Table = toml::from_str(text).map_err(parse_error)?;
-        let mut problems = Vec::new();
-        interpolate_table(&mut table, "", env, &mut problems);
-        if !problems.is_empty() {
-            return Err(ConfigError::Invalid {
-                origin: origin.to_owned(),
-                problems,
-            });
+        // Every unknown key at once (serde would stop at the first); they are taken out so
+        // that the rest of the file is still checked in this same run.
+        let unknown = crate::known_keys::unknown_keys(text);
+        for key in &unknown {
+            crate::known_keys::remove(&mut table, &key.path);
         }
-        // Interpolation only rewrites strings, so the shape checked above still holds.
-        let raw = RawConfig::deserialize(toml::Value::Table(table)).map_err(parse_error)?;
-        let problems = validate::problems(&raw);
+        let mut problems: Vec<Problem> = unknown.into_iter().map(|u| u.problem).collect();
+        let invalid = |problems| ConfigError::Invalid {
+            origin: origin.to_owned(),
+            problems,
+        };
+        if problems.is_empty() {
+            // On the text as written, so a type error points at its line and column.
+            toml::from_str::<RawConfig>(text).map_err(parse_error)?;
+        }
+        // Interpolation only rewrites strings, so the shape stays as checked; a value that
+        // could not be interpolated is not validated (its problem is already named).
+        let mut unset = Vec::new();
+        interpolate_table(&mut table, "", env, &mut unset);
+        if !unset.is_empty() {
+            problems.extend(unset);
+            return Err(invalid(problems));
+        }
+        let raw = match RawConfig::deserialize(toml::Value::Table(table)) {
+            Ok(raw) => raw,
+            // A wrong type beside unknown keys: the unknown keys first, the rest next run.
+            Err(_) if !problems.is_empty() => return Err(invalid(problems)),
+            Err(e) => return Err(parse_error(e)),
+        };
+        problems.extend(validate::problems(&raw));
         if !problems.is_empty() {
-            return Err(ConfigError::Invalid {
-                origin: origin.to_owned(),
-                problems,
-            });
+            return Err(invalid(problems));
         }
         Ok(resolve(raw, origin))
     }

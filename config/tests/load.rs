@@ -91,10 +91,53 @@ fn an_unknown_key_names_the_key_and_the_line() {
     let text = "[server]\nlisten = \"127.0.0.1:8080\"\nlisten_port = 9\n";
     let err = Config::from_toml_str(text, "sb.toml", &env).unwrap_err();
     let msg = err.to_string();
-    assert!(matches!(err, ConfigError::Parse { .. }));
-    assert!(msg.starts_with("sb.toml: "), "{msg}");
-    assert!(msg.contains("listen_port"), "{msg}");
+    assert!(matches!(err, ConfigError::Invalid { .. }));
+    assert!(msg.starts_with("sb.toml: server.listen_port: "), "{msg}");
     assert!(msg.contains("line 3"), "{msg}");
+}
+
+#[test]
+fn every_unknown_key_and_every_bad_value_is_reported_in_one_run_with_a_did_you_mean() {
+    let text = r#"
+[server]
+max_body_byte = 10
+listen = "nowhere"
+
+[logging]
+redis_ulr = "redis://127.0.0.1:6379"
+
+[providers.openai]
+kind = "openai"
+base_url = "https://api.openai.com/v1"
+api_kee = "sk"
+headers = { "anything-goes" = "here" }
+
+[models.fast]
+targets = [{ provider = "openai", model = "m", weigth = 2 }, { provider = "opneai", model = "m" }]
+retires = 2
+"#;
+    let err = Config::from_toml_str(text, "sb.toml", &env).unwrap_err();
+    let lines = err.lines();
+    let find = |key: &str| {
+        lines
+            .iter()
+            .find(|l| l.starts_with(&format!("sb.toml: {key}:")))
+            .unwrap_or_else(|| panic!("no line for {key}: {lines:#?}"))
+            .clone()
+    };
+    assert!(find("server.max_body_byte").contains("did you mean `max_body_bytes`?"));
+    assert!(find("server.max_body_byte").contains("line 3"));
+    assert!(find("logging.redis_ulr").contains("did you mean `redis_url`?"));
+    assert!(find("providers.openai.api_kee").contains("did you mean `api_key`?"));
+    assert!(find("models.fast.retires").contains("did you mean `retries`?"));
+    assert!(find("models.fast.targets[0].weigth").contains("line 16"));
+    // Bad values in the same run, next to the unknown keys.
+    assert!(find("server.listen").contains("not an IP address"));
+    assert!(find("models.fast.targets[1].provider").contains("opneai"));
+    assert!(
+        !lines.iter().any(|l| l.contains("anything-goes")),
+        "a provider's headers are free-form: {lines:#?}"
+    );
 }
 
 #[test]
