@@ -22,6 +22,9 @@ if [ ${#targets[@]} -eq 0 ]; then
 fi
 export RUSTC_BOOTSTRAP=1
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target/fuzz}
+# The workspace's release profile links with fat LTO for the benchmarks; a fuzz binary only
+# needs to be fast, not smallest, and is linked once per target.
+export CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
 for target in "${targets[@]}"; do
   mkdir -p "fuzz/corpus-run/$target"
   echo "== $target: ${seconds}s" >&2

@@ -58,7 +58,7 @@ enum Command {
     },
 }
 
-#[derive(clap::Args)]
+#[derive(Clone, clap::Args)]
 struct ConfigArg {
     /// Config file (default: $SWITCHBOARD_CONFIG, else ./switchboard.toml, else the embedded default).
     #[arg(long, env = "SWITCHBOARD_CONFIG")]
@@ -105,7 +105,10 @@ fn main() -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        Command::Serve(_) => exit(serve::run(config)),
+        Command::Serve(arg) => {
+            let source = move || arg.load();
+            exit(serve::run(config, std::sync::Arc::new(source)))
+        }
         Command::Consume { args, .. } => exit(consume::run(config, args)),
         Command::Export { args, .. } => match export::run(&config.logging.store, &args) {
             Ok(rows) => {

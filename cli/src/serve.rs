@@ -7,11 +7,12 @@ use std::time::Duration;
 use anyhow::Context;
 use switchboard_config::Config;
 use switchboard_gateway::AppState;
+use switchboard_gateway::live::ConfigSource;
 use switchboard_logs_api::LogsApi;
 use switchboard_sink::LogPipeline;
 
-/// Serves until SIGTERM or Ctrl-C.
-pub fn run(config: Config) -> anyhow::Result<()> {
+/// Serves until SIGTERM or Ctrl-C; SIGHUP re-reads the config from `source`.
+pub fn run(config: Config, source: ConfigSource) -> anyhow::Result<()> {
     let runtime = runtime()?;
     // The recorder first: metric handles taken before it exists would count nothing.
     switchboard_gateway::telemetry::metrics::install();
@@ -31,7 +32,8 @@ pub fn run(config: Config) -> anyhow::Result<()> {
             Some(_) => format!("redis stream {}", config.logging.stream),
             None => format!("embedded store {}", config.logging.store),
         };
-        let state = app_state(config, &pipeline)?;
+        let state = Arc::new(app_state(config, &pipeline)?.with_reload(source));
+        reload_on_sighup(state.clone());
         let listener = tokio::net::TcpListener::bind(&listen)
             .await
             .with_context(|| format!("cannot listen on {listen} (server.listen)"))?;
@@ -44,8 +46,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
                 .unwrap_or(listen),
         );
         let shutdown = crate::shutdown::signal();
-        let drained =
-            switchboard_gateway::server::serve(listener, Arc::new(state), shutdown, grace).await;
+        let drained = switchboard_gateway::server::serve(listener, state, shutdown, grace).await;
         if !drained {
             tracing::warn!("grace period over with requests still in flight; exiting");
         }
@@ -68,6 +69,21 @@ fn app_state(config: Config, pipeline: &LogPipeline) -> anyhow::Result<AppState>
     )?;
     let state = AppState::new(config, pipeline.sink()).context("cannot set up the providers")?;
     Ok(state.with_api(Arc::new(api)))
+}
+
+/// Reloads the config on every SIGHUP (a refused one is logged; the running config stays).
+fn reload_on_sighup(state: Arc<AppState>) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP: reload with POST /api/admin/reload");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            let _ = state.reload().await;
+        }
+    });
 }
 
 /// On one CPU (a container limit, or `taskset`), a current-thread runtime skips the

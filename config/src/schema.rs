@@ -80,7 +80,7 @@ impl Default for ServerConfig {
 }
 
 /// `[logging]`: where request records go.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LoggingConfig {
     /// Redis URL; absent = records go straight into the embedded store.

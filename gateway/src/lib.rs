@@ -11,6 +11,7 @@
 
 pub mod engine;
 pub mod http;
+pub mod live;
 pub mod request;
 pub mod request_log;
 pub mod respond;

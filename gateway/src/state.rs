@@ -1,36 +1,38 @@
-//! What every request handler shares: config, routes, the record context, metrics, secrets,
-//! the concurrency limit, the drain flag, and the service mounted under `/api/`.
+//! What every request handler shares: the live config (swapped by a reload), the record
+//! context, metrics, the concurrency limit, the drain flag, and the service mounted under
+//! `/api/`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use arc_swap::ArcSwap;
+use metrics::counter;
 use metrics_exporter_prometheus::PrometheusHandle;
 use switchboard_config::Config;
-use switchboard_providers::Providers;
 use switchboard_record::LogSink;
-use tokio::sync::Semaphore;
+use tokio::sync::{Mutex, Semaphore};
 
-use crate::request::routing::Routes;
+use crate::live::{ConfigSource, Live, ReloadError, Reloaded, keep_restart_settings};
 use crate::request_log::RecordContext;
 use crate::routes::Mount;
-use crate::telemetry::redact::Redactor;
 
 /// Shared by every connection.
 pub struct AppState {
-    /// The loaded config.
+    /// The config the process started with: what the listener, limits and sink run on.
     pub config: Arc<Config>,
-    /// Model name -> chain.
-    pub routes: Routes,
+    /// The config in effect for requests, and what is built from it.
+    pub live: Arc<ArcSwap<Live>>,
     /// Where records go and what they count into.
     pub records: Arc<RecordContext>,
     /// Renders `/metrics` (`None` when another recorder owns the process).
     pub metrics: Option<PrometheusHandle>,
-    /// Keeps credentials out of messages.
-    pub redactor: Redactor,
     /// One permit per chat request in flight (`server.max_concurrent_requests`).
     pub requests: Arc<Semaphore>,
     /// Serves `/api/*` (the logs API), when the binary mounted one.
     pub api: Option<Arc<dyn Mount>>,
+    source: Option<ConfigSource>,
+    /// One reload at a time.
+    reloading: Mutex<()>,
     draining: AtomicBool,
 }
 
@@ -42,15 +44,16 @@ impl AppState {
     ) -> Result<AppState, switchboard_providers::ProviderError> {
         // The recorder first: handles taken before it exists would count nothing.
         let metrics = crate::telemetry::metrics::install();
-        let providers = Providers::from_config(&config)?;
+        let live = Live::build(config.clone(), 1)?;
         Ok(AppState {
-            routes: Routes::new(&config, providers),
             records: Arc::new(RecordContext::new(sink, config.logging.capture_bodies)),
-            redactor: Redactor::from_config(&config),
             requests: Arc::new(Semaphore::new(config.server.max_concurrent_requests)),
+            live: Arc::new(ArcSwap::from_pointee(live)),
             metrics,
             config: Arc::new(config),
             api: None,
+            source: None,
+            reloading: Mutex::new(()),
             draining: AtomicBool::new(false),
         })
     }
@@ -61,9 +64,51 @@ impl AppState {
         self
     }
 
+    /// Lets [`AppState::reload`] re-read the config from `source`.
+    pub fn with_reload(mut self, source: ConfigSource) -> AppState {
+        self.source = Some(source);
+        self
+    }
+
+    /// The config in effect now (a request keeps the one it started with).
+    pub fn live(&self) -> Arc<Live> {
+        self.live.load_full()
+    }
+
     /// Where records go.
     pub fn sink(&self) -> &Arc<dyn LogSink> {
         self.records.sink()
+    }
+
+    /// Re-reads the config source and, when it is valid, makes it the config of new requests.
+    /// Counted in `switchboard_config_reloads_total{result}`.
+    pub async fn reload(&self) -> Result<Reloaded, ReloadError> {
+        let _one_at_a_time = self.reloading.lock().await;
+        let outcome = self.try_reload();
+        let result = if outcome.is_ok() { "ok" } else { "error" };
+        counter!("switchboard_config_reloads_total", "result" => result).increment(1);
+        match &outcome {
+            Ok(done) => tracing::info!(
+                "config reloaded: version {}{}",
+                done.version,
+                if done.warnings.is_empty() {
+                    ""
+                } else {
+                    " (some changes need a restart)"
+                }
+            ),
+            Err(e) => tracing::warn!("config reload refused, the running config stays:\n{e}"),
+        }
+        outcome
+    }
+
+    fn try_reload(&self) -> Result<Reloaded, ReloadError> {
+        let source = self.source.as_ref().ok_or(ReloadError::NoSource)?;
+        let next = source()?;
+        let (next, warnings) = keep_restart_settings(&self.config, next);
+        let version = self.live.load().version + 1;
+        self.live.store(Arc::new(Live::build(next, version)?));
+        Ok(Reloaded { version, warnings })
     }
 
     /// True once a shutdown began: `/readyz` answers 503.

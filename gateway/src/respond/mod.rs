@@ -11,10 +11,10 @@ use tokio::time::Instant;
 
 use crate::http::body::{self, ResponseBody};
 use crate::http::error::GatewayError;
+use crate::live::Live;
 use crate::request::chat_request::ChatRequest;
 use crate::request::routing::Route;
 use crate::request_log::{RequestLog, Served};
-use crate::state::AppState;
 use switchboard_record::RequestStatus;
 
 use crate::engine::attempt::{self, AttemptContext, Committed};
@@ -27,7 +27,7 @@ const STREAM_BUFFER: usize = 64;
 
 /// Serves a chat request over `route`, writing its record to `log`.
 pub async fn serve(
-    state: &AppState,
+    live: &Live,
     route: &Route,
     request: ChatRequest,
     mut log: RequestLog,
@@ -48,7 +48,7 @@ pub async fn serve(
         policy: &route.policy,
         budget_end,
         check: &check,
-        redactor: &state.redactor,
+        redactor: &live.redactor,
     };
     if stream {
         let buffer = route.policy.stream_json == StreamJson::Buffer

@@ -26,8 +26,9 @@ pub async fn handle(state: &AppState, request: Request<Incoming>) -> Response<Re
             return log.reject(GatewayError::Overloaded { limit });
         }
     }
+    let live = state.live();
     let (parts, body) = request.into_parts();
-    let bytes = match read_limited(body, state.config.server.max_body_bytes).await {
+    let bytes = match read_limited(body, live.config.server.max_body_bytes).await {
         Ok(bytes) => bytes,
         Err(e) => return log.reject(e),
     };
@@ -38,9 +39,9 @@ pub async fn handle(state: &AppState, request: Request<Incoming>) -> Response<Re
     log.model.clone_from(&request.model);
     log.stream = request.stream;
     log.identity = std::mem::take(&mut request.identity);
-    let Some(route) = state.routes.resolve(&request.model) else {
+    let Some(route) = live.routes.resolve(&request.model) else {
         return log.reject(GatewayError::ModelNotFound(request.model));
     };
     log.metrics = route.unserved.clone();
-    respond::serve(state, &route, request, log).await
+    respond::serve(&live, &route, request, log).await
 }

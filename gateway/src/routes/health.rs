@@ -16,15 +16,16 @@ pub fn alive() -> Response<ResponseBody> {
 /// shutdown began, so load balancers move new calls elsewhere.
 pub fn ready(state: &AppState) -> Response<ResponseBody> {
     let log_sink = state.sink().state();
+    let version = state.live.load().version;
     if state.draining() {
         return json_response(
             StatusCode::SERVICE_UNAVAILABLE,
-            &json!({"config": "loaded", "log_sink": log_sink, "draining": true}),
+            &json!({"config": "loaded", "config_version": version, "log_sink": log_sink, "draining": true}),
         );
     }
     json_response(
         StatusCode::OK,
-        &json!({"config": "loaded", "log_sink": log_sink}),
+        &json!({"config": "loaded", "config_version": version, "log_sink": log_sink}),
     )
 }
 

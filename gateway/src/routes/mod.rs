@@ -1,6 +1,7 @@
 //! The HTTP surface of SPEC section 3, dispatched by method and path; `/api/*` goes to the
 //! [`Mount`] the binary put there (the logs API of SPEC section 7).
 
+mod admin;
 mod chat;
 mod health;
 mod models;
@@ -36,6 +37,7 @@ pub async fn dispatch(state: Arc<AppState>, request: Request<Incoming>) -> Respo
         (&Method::GET, "/healthz") => health::alive(),
         (&Method::GET, "/readyz") => health::ready(&state),
         (&Method::GET, "/metrics") => health::metrics(&state),
+        (&Method::POST, "/api/admin/reload") => admin::reload(&state).await,
         (method, path) if crate::server::guard::is_api_path(path) => match &state.api {
             Some(api) => api.clone().call(request).await,
             None => not_found(method, path),

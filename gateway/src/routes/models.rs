@@ -10,6 +10,7 @@ use crate::state::AppState;
 /// The configured models.
 pub fn list(state: &AppState) -> Response<ResponseBody> {
     let data: Vec<_> = state
+        .live()
         .routes
         .model_names()
         .iter()

@@ -8,12 +8,14 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use arc_swap::ArcSwap;
 use http::{Request, Response};
 use subtle::ConstantTimeEq;
 use tower::{Layer, Service};
 
 use crate::http::body::ResponseBody;
 use crate::http::error::GatewayError;
+use crate::live::Live;
 use crate::request_log::{RecordContext, RequestLog};
 
 /// The address of the peer a request came from, put in the request extensions by the server.
@@ -26,28 +28,50 @@ pub enum Guard {
     /// `server.api_keys` on `/v1/*` and the unprefixed OpenAI paths; with no keys, all pass.
     /// A refused chat request still gets its record (status 401) through `records`.
     ClientKeys {
-        /// The accepted keys.
-        keys: Arc<[String]>,
+        /// Where the accepted keys are read, per request.
+        keys: Keys,
         /// Where the records of refused chat requests go.
         records: Option<Arc<RecordContext>>,
     },
     /// `server.admin_key` on `/api/*` (SPEC section 7); with no admin key, only loopback
     /// peers pass (403 otherwise).
-    AdminKey(Option<Arc<str>>),
+    AdminKey(Keys),
 }
 
-impl Guard {
-    /// The client-key guard of `keys`, recording refused chat requests in `records`.
-    pub fn client_keys(keys: &[String], records: Option<Arc<RecordContext>>) -> Guard {
-        Guard::ClientKeys {
-            keys: keys.into(),
-            records,
+/// Where a guard reads its keys: fixed ones, or the live config (so a reload rotates them).
+#[derive(Clone)]
+pub enum Keys {
+    /// These client keys and this admin key, always.
+    Fixed(Arc<[String]>, Option<Arc<str>>),
+    /// Those of the config in effect.
+    Live(Arc<ArcSwap<Live>>),
+}
+
+impl Keys {
+    fn client(&self) -> Arc<[String]> {
+        match self {
+            Keys::Fixed(keys, _) => keys.clone(),
+            Keys::Live(live) => live.load().client_keys.clone(),
         }
     }
 
-    /// The admin guard of `key`.
-    pub fn admin_key(key: Option<&str>) -> Guard {
-        Guard::AdminKey(key.map(Arc::from))
+    fn admin(&self) -> Option<Arc<str>> {
+        match self {
+            Keys::Fixed(_, admin) => admin.clone(),
+            Keys::Live(live) => live.load().admin_key.clone(),
+        }
+    }
+}
+
+impl Guard {
+    /// The client-key guard reading `keys`, recording refused chat requests in `records`.
+    pub fn client_keys(keys: Keys, records: Option<Arc<RecordContext>>) -> Guard {
+        Guard::ClientKeys { keys, records }
+    }
+
+    /// The admin guard reading `keys`.
+    pub fn admin_key(keys: Keys) -> Guard {
+        Guard::AdminKey(keys)
     }
 
     /// Why `request` is refused, if it is.
@@ -56,21 +80,29 @@ impl Guard {
         let header = request.headers().get(http::header::AUTHORIZATION);
         match self {
             Guard::ClientKeys { keys, .. } => {
-                (!keys.is_empty() && is_openai_path(path) && !authorized(keys, header))
+                if !is_openai_path(path) {
+                    return None;
+                }
+                let keys = keys.client();
+                (!keys.is_empty() && !authorized(&keys, header))
                     .then_some(GatewayError::Unauthorized)
             }
             Guard::AdminKey(_) if !is_api_path(path) => None,
-            Guard::AdminKey(Some(key)) => {
-                (!authorized(&[key], header)).then_some(GatewayError::AdminUnauthorized)
-            }
-            Guard::AdminKey(None) => {
-                let loopback = request
-                    .extensions()
-                    .get::<PeerAddr>()
-                    .is_some_and(|peer| peer.0.ip().to_canonical().is_loopback());
-                (!loopback).then_some(GatewayError::AdminForbidden)
-            }
+            Guard::AdminKey(keys) => match keys.admin() {
+                Some(key) => {
+                    (!authorized(&[key], header)).then_some(GatewayError::AdminUnauthorized)
+                }
+                None => self.loopback_only(request),
+            },
         }
+    }
+
+    fn loopback_only<B>(&self, request: &Request<B>) -> Option<GatewayError> {
+        let loopback = request
+            .extensions()
+            .get::<PeerAddr>()
+            .is_some_and(|peer| peer.0.ip().to_canonical().is_loopback());
+        (!loopback).then_some(GatewayError::AdminForbidden)
     }
 }
 
@@ -174,6 +206,11 @@ mod tests {
         request
     }
 
+    fn fixed(client: &[&str], admin: Option<&str>) -> Keys {
+        let client: Vec<String> = client.iter().map(|k| k.to_string()).collect();
+        Keys::Fixed(client.into(), admin.map(Arc::from))
+    }
+
     fn status(guard: &Guard, request: &Request<()>) -> Option<u16> {
         guard.refusal(request).map(|e| e.status().as_u16())
     }
@@ -190,8 +227,8 @@ mod tests {
 
     #[test]
     fn client_keys_guard_the_openai_routes_only() {
-        let guard = Guard::client_keys(&["k-one".to_owned()], None);
-        let open = Guard::client_keys(&[], None);
+        let guard = Guard::client_keys(fixed(&["k-one"], None), None);
+        let open = Guard::client_keys(fixed(&[], None), None);
         let chat = "/v1/chat/completions";
         assert_eq!(status(&guard, &request(chat, None, None)), Some(401));
         assert_eq!(status(&guard, &request("/models", None, None)), Some(401));
@@ -206,7 +243,7 @@ mod tests {
 
     #[test]
     fn the_admin_key_guards_only_the_api() {
-        let guard = Guard::admin_key(Some("adm-1"));
+        let guard = Guard::admin_key(fixed(&[], Some("adm-1")));
         let remote = Some("10.0.0.5:4000");
         assert_eq!(
             status(&guard, &request("/api/logs", remote, None)),
@@ -226,7 +263,7 @@ mod tests {
 
     #[test]
     fn without_an_admin_key_only_loopback_peers_pass() {
-        let guard = Guard::admin_key(None);
+        let guard = Guard::admin_key(fixed(&[], None));
         for peer in ["127.0.0.1:1", "[::1]:1", "[::ffff:127.0.0.1]:1"] {
             assert_eq!(
                 status(&guard, &request("/api/logs", Some(peer), None)),

@@ -25,7 +25,7 @@ use tokio::time::Instant;
 use tower::ServiceBuilder;
 
 use crate::server::connection::{Watch, Watched, WatchedBody};
-use crate::server::guard::{Guard, PeerAddr};
+use crate::server::guard::{Guard, Keys, PeerAddr};
 use crate::state::AppState;
 use crate::telemetry::metrics;
 
@@ -101,8 +101,11 @@ impl Stack {
         let server = &state.config.server;
         Stack {
             builder: auto::Builder::new(TokioExecutor::new()),
-            client_keys: Guard::client_keys(&server.api_keys, Some(state.records.clone())),
-            admin_key: Guard::admin_key(server.admin_key.as_deref()),
+            client_keys: Guard::client_keys(
+                Keys::Live(state.live.clone()),
+                Some(state.records.clone()),
+            ),
+            admin_key: Guard::admin_key(Keys::Live(state.live.clone())),
             header_timeout: Duration::from_millis(server.header_timeout_ms),
             idle_timeout: Duration::from_millis(server.idle_timeout_ms),
             state: state.clone(),
