@@ -18,5 +18,6 @@ pub use error_kind::ErrorKind;
 pub use load::{EMBEDDED_DEFAULT, EMBEDDED_ORIGIN, process_env};
 pub use resolved::{Config, ModelRoute, Policy};
 pub use schema::{
-    LoggingConfig, MetricsConfig, ProviderConfig, ProviderKind, ServerConfig, StreamJson, Target,
+    LoadBalance, LoggingConfig, MetricsConfig, ProviderConfig, ProviderKind, ServerConfig,
+    StreamJson, Target,
 };

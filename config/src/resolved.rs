@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use crate::ErrorKind;
 use crate::schema::{
-    LoggingConfig, MetricsConfig, PolicySection, ProviderConfig, ServerConfig, StreamJson, Target,
+    LoadBalance, LoggingConfig, MetricsConfig, PolicySection, ProviderConfig, ServerConfig,
+    StreamJson, Target,
 };
 
 /// A loaded, valid configuration.
@@ -57,6 +58,12 @@ pub struct Policy {
     pub validate_json: bool,
     /// How JSON-mode streams are checked.
     pub stream_json: StreamJson,
+    /// Consecutive failed attempts that open a target's circuit; 0 = off.
+    pub circuit_failures: u32,
+    /// How long an open circuit skips its target.
+    pub circuit_open_ms: u64,
+    /// How the first target is chosen.
+    pub load_balance: LoadBalance,
 }
 
 impl Default for Policy {
@@ -72,6 +79,9 @@ impl Default for Policy {
             budget_ms: 120_000,
             validate_json: true,
             stream_json: StreamJson::ValidateAtEnd,
+            circuit_failures: 0,
+            circuit_open_ms: 30_000,
+            load_balance: LoadBalance::Ordered,
         }
     }
 }
@@ -94,6 +104,9 @@ impl Policy {
             budget_ms: section.budget_ms.unwrap_or(self.budget_ms),
             validate_json: section.validate_json.unwrap_or(self.validate_json),
             stream_json: section.stream_json.unwrap_or(self.stream_json),
+            circuit_failures: section.circuit_failures.unwrap_or(self.circuit_failures),
+            circuit_open_ms: section.circuit_open_ms.unwrap_or(self.circuit_open_ms),
+            load_balance: section.load_balance.unwrap_or(self.load_balance),
         }
     }
 
@@ -120,6 +133,11 @@ impl Policy {
     /// `budget_ms` as a duration.
     pub fn budget(&self) -> Duration {
         Duration::from_millis(self.budget_ms)
+    }
+
+    /// `circuit_open_ms` as a duration.
+    pub fn circuit_open(&self) -> Duration {
+        Duration::from_millis(self.circuit_open_ms)
     }
 
     /// `backoff_ms` as a duration.

@@ -234,6 +234,24 @@ pub struct PolicySection {
     pub validate_json: Option<bool>,
     /// How JSON-mode streams are checked.
     pub stream_json: Option<StreamJson>,
+    /// Consecutive failed attempts (of `retry_on` kinds) that open a target's circuit; 0 = off.
+    pub circuit_failures: Option<u32>,
+    /// How long an open circuit skips its target before one probe is let through.
+    pub circuit_open_ms: Option<u64>,
+    /// How the first target is chosen: `ordered` or `weighted`.
+    pub load_balance: Option<LoadBalance>,
+}
+
+/// How a chain picks the target it tries first.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoadBalance {
+    /// The targets in config order.
+    #[default]
+    Ordered,
+    /// The first target drawn by `weight` among the targets that are up; the others follow in
+    /// config order as fallbacks.
+    Weighted,
 }
 
 /// One entry of a fallback chain.
@@ -250,4 +268,7 @@ pub struct Target {
     /// USD per million completion tokens.
     #[serde(default)]
     pub output_cost_per_mtok: Option<f64>,
+    /// Share of first tries under `load_balance = "weighted"` (default 1).
+    #[serde(default)]
+    pub weight: Option<u32>,
 }

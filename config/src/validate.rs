@@ -230,6 +230,7 @@ fn policy(key: &str, section: &PolicySection, out: &mut Problems) {
         ("stall_timeout_ms", section.stall_timeout_ms),
         ("timeout_ms", section.timeout_ms),
         ("budget_ms", section.budget_ms),
+        ("circuit_open_ms", section.circuit_open_ms),
     ] {
         if value == Some(0) {
             out.push(

@@ -18,6 +18,7 @@ pub mod respond;
 pub mod routes;
 pub mod server;
 pub mod state;
+pub mod targets;
 pub mod telemetry;
 
 pub use http::error::GatewayError;

@@ -13,6 +13,7 @@ use switchboard_config::{Config, ConfigError};
 use switchboard_providers::{ProviderError, Providers};
 
 use crate::request::routing::Routes;
+use crate::targets::TargetStates;
 use crate::telemetry::redact::Redactor;
 
 /// One generation of the config, as requests use it.
@@ -32,12 +33,16 @@ pub struct Live {
 }
 
 impl Live {
-    /// Builds generation `version` of `config`.
-    pub fn build(config: Config, version: u64) -> Result<Live, ProviderError> {
+    /// Builds generation `version` of `config`, its targets' state taken from `states`.
+    pub fn build(
+        config: Config,
+        version: u64,
+        states: &Arc<TargetStates>,
+    ) -> Result<Live, ProviderError> {
         let providers = Providers::from_config(&config)?;
         Ok(Live {
             version,
-            routes: Routes::new(&config, providers),
+            routes: Routes::new(&config, providers, states.clone()),
             redactor: Redactor::from_config(&config),
             client_keys: config.server.api_keys.as_slice().into(),
             admin_key: config.server.admin_key.as_deref().map(Arc::from),

@@ -5,13 +5,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
-use switchboard_record::{AttemptRecord, LogRecord, LogSink, RequestStatus, Usage, rfc3339};
+use switchboard_record::{LogRecord, LogSink, RequestStatus, Usage, rfc3339};
 use time::OffsetDateTime;
 
 use http::{HeaderValue, Response};
 use metrics::Gauge;
 use tokio::sync::OwnedSemaphorePermit;
 
+use crate::engine::fallback::ChainNotes;
 use crate::http::body::ResponseBody;
 use crate::http::error::GatewayError;
 use crate::request::identity::Identity;
@@ -78,8 +79,9 @@ pub struct RequestLog {
     pub identity: Identity,
     /// The request body, for `input`, `tools` and `response_format`.
     pub body: Option<Map<String, Value>>,
-    /// Upstream attempts so far, each with the index of its target in the chain.
-    pub attempts: Vec<(usize, AttemptRecord)>,
+    /// The chain's attempts (each with its position in the order tried), skipped targets
+    /// and warnings.
+    pub chain: ChainNotes,
     /// Who served, or was tried last.
     pub served: Option<Served>,
     /// Request start to the first content-bearing chunk sent to the client.
@@ -116,7 +118,7 @@ impl RequestLog {
             stream: false,
             identity: Identity::default(),
             body: None,
-            attempts: Vec::new(),
+            chain: ChainNotes::default(),
             served: None,
             time_to_first_token: None,
             max_stall: None,
@@ -188,11 +190,16 @@ impl RequestLog {
             let output = served.output_cost_per_mtok.unwrap_or(0.0);
             Some((u.prompt_tokens as f64 * input + u.completion_tokens as f64 * output) / 1e6)
         });
-        let attempts = std::mem::take(&mut self.attempts);
-        let fallback_used = attempts.iter().any(|(target, _)| *target > 0);
+        let ChainNotes {
+            attempts,
+            skipped,
+            warnings: chain_warnings,
+        } = std::mem::take(&mut self.chain);
+        let fallback_used = attempts.iter().any(|(position, _)| *position > 0);
         let identity = std::mem::take(&mut self.identity);
         let mut warnings = std::mem::take(&mut self.warnings);
         warnings.extend(identity.warnings);
+        warnings.extend(chain_warnings);
         let end_time = self.start_time + latency;
         LogRecord {
             id: std::mem::take(&mut self.id),
@@ -230,6 +237,7 @@ impl RequestLog {
             fallback_used,
             json_valid: self.json_valid,
             attempts: attempts.into_iter().map(|(_, a)| a).collect(),
+            skipped_targets: skipped,
             warnings,
         }
     }

@@ -15,6 +15,7 @@ use tokio::sync::{Mutex, Semaphore};
 use crate::live::{ConfigSource, Live, ReloadError, Reloaded, keep_restart_settings};
 use crate::request_log::RecordContext;
 use crate::routes::Mount;
+use crate::targets::TargetStates;
 
 /// Shared by every connection.
 pub struct AppState {
@@ -30,6 +31,8 @@ pub struct AppState {
     pub requests: Arc<Semaphore>,
     /// Serves `/api/*` (the logs API), when the binary mounted one.
     pub api: Option<Arc<dyn Mount>>,
+    /// Every target's overrides, breaker and recent health, kept across reloads.
+    pub targets: Arc<TargetStates>,
     source: Option<ConfigSource>,
     /// One reload at a time.
     reloading: Mutex<()>,
@@ -44,7 +47,8 @@ impl AppState {
     ) -> Result<AppState, switchboard_providers::ProviderError> {
         // The recorder first: handles taken before it exists would count nothing.
         let metrics = crate::telemetry::metrics::install();
-        let live = Live::build(config.clone(), 1)?;
+        let targets = Arc::new(TargetStates::default());
+        let live = Live::build(config.clone(), 1, &targets)?;
         Ok(AppState {
             records: Arc::new(RecordContext::new(sink, config.logging.capture_bodies)),
             requests: Arc::new(Semaphore::new(config.server.max_concurrent_requests)),
@@ -52,6 +56,7 @@ impl AppState {
             metrics,
             config: Arc::new(config),
             api: None,
+            targets,
             source: None,
             reloading: Mutex::new(()),
             draining: AtomicBool::new(false),
@@ -107,7 +112,8 @@ impl AppState {
         let next = source()?;
         let (next, warnings) = keep_restart_settings(&self.config, next);
         let version = self.live.load().version + 1;
-        self.live.store(Arc::new(Live::build(next, version)?));
+        self.live
+            .store(Arc::new(Live::build(next, version, &self.targets)?));
         Ok(Reloaded { version, warnings })
     }
 

@@ -10,7 +10,7 @@ mod time_format;
 mod usage;
 
 pub use json_type::json_type;
-pub use log_record::{AttemptRecord, LogRecord, RequestStatus};
+pub use log_record::{AttemptRecord, LogRecord, RequestStatus, SkippedTarget};
 pub use sink::LogSink;
 /// Why an attempt failed (SPEC section 4 `error_kind`); defined with the config, whose
 /// `retry_on` names the same kinds.

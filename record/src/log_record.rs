@@ -49,6 +49,17 @@ pub struct AttemptRecord {
     pub time_to_first_token: Option<f64>,
 }
 
+/// A target the chain passed over without trying it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SkippedTarget {
+    /// The provider's config name.
+    pub provider_id: String,
+    /// The model it would have been asked for.
+    pub provider_model: String,
+    /// `disabled` (by an operator) or `circuit_open`.
+    pub reason: &'static str,
+}
+
 /// The record of one request.
 #[derive(Debug, Clone, Serialize)]
 pub struct LogRecord {
@@ -114,6 +125,9 @@ pub struct LogRecord {
     pub json_valid: Option<bool>,
     /// Every upstream attempt, in order.
     pub attempts: Vec<AttemptRecord>,
+    /// Targets passed over (disabled, or with an open circuit).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped_targets: Vec<SkippedTarget>,
     /// Things that did not fail the request but are worth knowing.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,

@@ -9,11 +9,13 @@
 use std::future::Future;
 use std::time::Duration;
 
-use switchboard_config::ErrorKind;
+use switchboard_config::{ErrorKind, LoadBalance};
+use switchboard_record::{AttemptRecord, SkippedTarget};
 use tokio::time::Instant;
 
 use crate::request::routing::Route;
-use switchboard_record::AttemptRecord;
+use crate::targets::TargetState;
+use crate::targets::breaker::Admission;
 
 use super::policy::retry_delay;
 
@@ -77,11 +79,24 @@ pub enum ChainEnd<T> {
     },
 }
 
-/// Runs `attempt` (given a target's index in `route`) over the chain until one wins.
+/// What the chain passed over and noticed, for the record.
+#[derive(Debug, Default)]
+pub struct ChainNotes {
+    /// Every upstream attempt, with its position in the order the chain went through.
+    pub attempts: Vec<(usize, AttemptRecord)>,
+    /// Targets passed over: disabled, or with an open circuit.
+    pub skipped: Vec<SkippedTarget>,
+    /// Things worth knowing (e.g. a chain that failed open).
+    pub warnings: Vec<String>,
+}
+
+/// Runs `attempt` (given a target's index in `route`) over the chain until one wins. Targets
+/// an operator disabled or whose circuit is open are passed over (noted in `notes.skipped`)
+/// unless every target is, and then all are tried anyway (fail open).
 pub async fn run<T, F, Fut>(
     route: &Route,
     budget_end: Instant,
-    attempts: &mut Vec<(usize, AttemptRecord)>,
+    notes: &mut ChainNotes,
     mut attempt: F,
 ) -> ChainEnd<T>
 where
@@ -89,54 +104,109 @@ where
     Fut: Future<Output = Attempted<T>>,
 {
     let policy = &route.policy;
+    let order = order(route);
     let mut last: Option<(Failure<T>, usize)> = None;
-    'targets: for (index, target) in route.targets.iter().enumerate() {
-        if let Some((failure, from)) = &last {
-            if Instant::now() >= budget_end {
-                break;
-            }
-            route.targets[*from]
-                .metrics
-                .fallback_to(&target.metrics, failure.kind);
-        }
-        let mut retry = 0;
-        loop {
-            let Attempted { result, record } = attempt(index).await;
-            attempts.push((index, record));
-            let failure = match result {
-                Ok(value) => {
-                    return ChainEnd::Won {
-                        value,
-                        target_index: index,
-                    };
-                }
-                Err(failure) => failure,
+    let mut position = 0;
+    for fail_open in [false, true] {
+        'targets: for &index in &order {
+            let target = &route.targets[index];
+            let probe = match fail_open {
+                true => false,
+                false => match target.state.admit(policy.circuit_failures) {
+                    Ok(admission) => admission == Admission::Probe,
+                    Err(reason) => {
+                        notes.skipped.push(SkippedTarget {
+                            provider_id: target.target.provider.clone(),
+                            provider_model: target.target.model.clone(),
+                            reason: reason.as_str(),
+                        });
+                        continue;
+                    }
+                },
             };
-            target.metrics.attempt_failed(failure.kind);
-            if failure.untranslatable {
-                last = Some((failure, index));
-                break;
+            // Gives a half-open circuit its probe back if this future is dropped mid-attempt.
+            let mut probe = ProbeGuard(probe.then_some(&*target.state));
+            let is_probe = probe.armed();
+            if let Some((failure, from)) = &last {
+                if Instant::now() >= budget_end {
+                    break 'targets;
+                }
+                route.targets[*from]
+                    .metrics
+                    .fallback_to(&target.metrics, failure.kind);
             }
-            if !policy.retries_on(failure.kind) {
+            let mut retry = 0;
+            loop {
+                let Attempted { result, record } = attempt(index).await;
+                let ttft = record.time_to_first_token.map(Duration::from_secs_f64);
+                notes.attempts.push((position, record));
+                let failure = match result {
+                    Ok(value) => {
+                        probe.disarm();
+                        target.state.record(
+                            false,
+                            ttft,
+                            policy.circuit_failures,
+                            policy.circuit_open(),
+                        );
+                        return ChainEnd::Won {
+                            value,
+                            target_index: index,
+                        };
+                    }
+                    Err(failure) => failure,
+                };
+                target.metrics.attempt_failed(failure.kind);
+                if policy.retries_on(failure.kind) && !failure.untranslatable {
+                    probe.disarm();
+                    target
+                        .state
+                        .record(true, ttft, policy.circuit_failures, policy.circuit_open());
+                }
+                if failure.untranslatable {
+                    last = Some((failure, index));
+                    break;
+                }
+                if !policy.retries_on(failure.kind) {
+                    last = Some((failure, index));
+                    break 'targets;
+                }
+                let remaining = budget_end.saturating_duration_since(Instant::now());
+                let delay = (retry < policy.retries)
+                    .then(|| {
+                        retry_delay(policy.backoff(), retry + 1, failure.retry_after, remaining)
+                    })
+                    .flatten();
+                let reason = failure.kind;
                 last = Some((failure, index));
-                break 'targets;
+                // A half-open target gets one probe, not retries.
+                let Some(delay) = delay.filter(|_| !is_probe) else {
+                    break;
+                };
+                target.metrics.retry(reason);
+                tokio::time::sleep(delay).await;
+                retry += 1;
             }
-            let remaining = budget_end.saturating_duration_since(Instant::now());
-            let delay = (retry < policy.retries)
-                .then(|| retry_delay(policy.backoff(), retry + 1, failure.retry_after, remaining))
-                .flatten();
-            let reason = failure.kind;
-            last = Some((failure, index));
-            let Some(delay) = delay else { break };
-            target.metrics.retry(reason);
-            tokio::time::sleep(delay).await;
-            retry += 1;
+            position += 1;
         }
+        if !notes.attempts.is_empty() || fail_open {
+            break;
+        }
+        notes.warnings.push(format!(
+            "every target of the chain was disabled or had an open circuit ({}): all were tried anyway",
+            notes
+                .skipped
+                .iter()
+                .map(|s| format!("{}/{}: {}", s.provider_id, s.provider_model, s.reason))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        notes.skipped.clear();
     }
     match last {
         Some((last, target_index)) => ChainEnd::Lost {
             summary: summarize(
-                attempts,
+                &notes.attempts,
                 policy.retries_on(last.kind),
                 Instant::now() >= budget_end,
             ),
@@ -149,6 +219,61 @@ where
             last: Failure::new(ErrorKind::ClientError, None, "no targets".to_owned()),
             target_index: 0,
         },
+    }
+}
+
+/// The order the chain tries its targets in: config order, or with `load_balance =
+/// "weighted"` a first target drawn by weight among those that are up, then the rest in
+/// config order.
+fn order(route: &Route) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..route.targets.len()).collect();
+    if route.policy.load_balance != LoadBalance::Weighted {
+        return order;
+    }
+    let weights: Vec<(usize, u64)> = route
+        .targets
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.state.is_up())
+        .map(|(i, t)| (i, u64::from(t.target.weight.unwrap_or(1))))
+        .collect();
+    let total: u64 = weights.iter().map(|(_, w)| w).sum();
+    if total == 0 {
+        return order;
+    }
+    let mut draw = fastrand::u64(..total);
+    let first = weights
+        .iter()
+        .find(|(_, w)| {
+            let hit = draw < *w;
+            draw = draw.saturating_sub(*w);
+            hit
+        })
+        .map(|(i, _)| *i)
+        .unwrap_or(0);
+    order.retain(|&i| i != first);
+    order.insert(0, first);
+    order
+}
+
+/// A half-open circuit's probe in flight; given back when dropped without an outcome.
+struct ProbeGuard<'a>(Option<&'a TargetState>);
+
+impl ProbeGuard<'_> {
+    fn armed(&self) -> bool {
+        self.0.is_some()
+    }
+
+    fn disarm(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for ProbeGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(state) = self.0.take() {
+            state.abandon_probe();
+        }
     }
 }
 

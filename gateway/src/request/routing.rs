@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use switchboard_config::{Config, Policy, Target};
 use switchboard_providers::{Provider, Providers};
 
+use crate::targets::{TargetState, TargetStates};
 use crate::telemetry::target_metrics::TargetMetrics;
 
 /// One entry of a chain, with its adapter.
@@ -22,6 +23,8 @@ pub struct RouteTarget {
     pub target: Target,
     /// Its series under the route's `model` label.
     pub metrics: Arc<TargetMetrics>,
+    /// Its overrides, breaker and recent health (shared with every chain that uses it).
+    pub state: Arc<TargetState>,
 }
 
 /// A model's chain and policy.
@@ -43,11 +46,12 @@ pub struct Routes {
     names: Vec<String>,
     passthrough: Mutex<HashMap<String, Arc<Route>>>,
     max_passthrough: usize,
+    states: Arc<TargetStates>,
 }
 
 impl Routes {
-    /// Builds the routes of `config` over `providers`.
-    pub fn new(config: &Config, providers: Providers) -> Routes {
+    /// Builds the routes of `config` over `providers`, with their targets' `states`.
+    pub fn new(config: &Config, providers: Providers, states: Arc<TargetStates>) -> Routes {
         let mut models = HashMap::new();
         for (name, model) in &config.models {
             let label: Arc<str> = Arc::from(name.as_str());
@@ -56,9 +60,10 @@ impl Routes {
                 .iter()
                 .filter_map(|t| {
                     // Validation guarantees every target names a configured provider.
-                    providers
-                        .get(&t.provider)
-                        .map(|p| route_target(p, t.clone(), &label))
+                    providers.get(&t.provider).map(|p| {
+                        let state = states.target(&t.provider, &t.model);
+                        route_target(p, t.clone(), &label, state)
+                    })
                 })
                 .collect();
             let route = Route {
@@ -75,6 +80,7 @@ impl Routes {
             defaults: Arc::new(config.defaults.clone()),
             passthrough: Mutex::new(HashMap::new()),
             max_passthrough: config.metrics.max_passthrough_models,
+            states,
         }
     }
 
@@ -103,9 +109,16 @@ impl Routes {
             model: provider_model.to_owned(),
             input_cost_per_mtok: None,
             output_cost_per_mtok: None,
+            weight: None,
+        };
+        // Past the cap a target keeps no state of its own (its provider's override applies).
+        let state = if own_label {
+            self.states.target(provider_name, provider_model)
+        } else {
+            self.states.transient(provider_name, provider_model)
         };
         let route = Arc::new(Route {
-            targets: vec![route_target(provider, target, &label)],
+            targets: vec![route_target(provider, target, &label, state)],
             policy: self.defaults.clone(),
             unserved: Arc::new(TargetMetrics::new(label, Arc::from(""))),
         });
@@ -124,9 +137,15 @@ impl Routes {
     }
 }
 
-fn route_target(provider: &Arc<dyn Provider>, target: Target, label: &Arc<str>) -> RouteTarget {
+fn route_target(
+    provider: &Arc<dyn Provider>,
+    target: Target,
+    label: &Arc<str>,
+    state: Arc<TargetState>,
+) -> RouteTarget {
     RouteTarget {
         provider: provider.clone(),
+        state,
         metrics: Arc::new(TargetMetrics::new(
             label.clone(),
             Arc::from(target.provider.as_str()),

@@ -54,13 +54,13 @@ pub async fn serve(
         let buffer = route.policy.stream_json == StreamJson::Buffer
             && route.policy.validate_json
             && check.json_mode();
-        let end = fallback::run(route, budget_end, &mut log.attempts, |i| {
+        let end = fallback::run(route, budget_end, &mut log.chain, |i| {
             ctx.stream(&route.targets[i], buffer)
         })
         .await;
         stream_response(route, end, log, include_usage, check)
     } else {
-        let end = fallback::run(route, budget_end, &mut log.attempts, |i| {
+        let end = fallback::run(route, budget_end, &mut log.chain, |i| {
             ctx.complete(&route.targets[i])
         })
         .await;
@@ -252,9 +252,15 @@ fn set_headers(
     headers.insert("x-switchboard-model", text(&served.model));
     headers.insert(
         "x-switchboard-attempts",
-        HeaderValue::from(log.attempts.len()),
+        HeaderValue::from(log.chain.attempts.len()),
     );
-    headers.insert("x-switchboard-fallback-index", HeaderValue::from(index));
+    // How far down the order the chain went (the config index, unless weighted).
+    let position = log
+        .chain
+        .attempts
+        .last()
+        .map_or(index, |(position, _)| *position);
+    headers.insert("x-switchboard-fallback-index", HeaderValue::from(position));
     if let Some(valid) = json_valid {
         headers.insert(
             "x-switchboard-json-valid",

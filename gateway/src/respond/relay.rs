@@ -61,7 +61,7 @@ impl Relay {
         log.max_stall = clock.first_content.map(|_| clock.max_stall);
         log.usage = output.usage;
         log.json_valid = json_valid;
-        if let Some((_, attempt)) = log.attempts.last_mut() {
+        if let Some((_, attempt)) = log.chain.attempts.last_mut() {
             attempt.latency = clock.started.elapsed().as_secs_f64();
         }
         match end {
@@ -85,7 +85,7 @@ impl Relay {
             }
             End::Failed(kind, message) => {
                 log.metrics.attempt_failed(kind);
-                if let Some((_, attempt)) = log.attempts.last_mut() {
+                if let Some((_, attempt)) = log.chain.attempts.last_mut() {
                     attempt.error_kind = Some(kind);
                     attempt.error_message = Some(message.clone());
                 }

@@ -38,6 +38,13 @@ pub async fn dispatch(state: Arc<AppState>, request: Request<Incoming>) -> Respo
         (&Method::GET, "/readyz") => health::ready(&state),
         (&Method::GET, "/metrics") => health::metrics(&state),
         (&Method::POST, "/api/admin/reload") => admin::reload(&state).await,
+        (&Method::GET, "/api/admin/targets") => admin::targets(&state),
+        (&Method::POST, "/api/admin/targets/disable") => {
+            admin::set_target(&state, request, true).await
+        }
+        (&Method::POST, "/api/admin/targets/enable") => {
+            admin::set_target(&state, request, false).await
+        }
         (method, path) if crate::server::guard::is_api_path(path) => match &state.api {
             Some(api) => api.clone().call(request).await,
             None => not_found(method, path),

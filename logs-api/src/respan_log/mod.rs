@@ -129,6 +129,7 @@ pub fn record_from_json(value: Value, now: OffsetDateTime) -> Result<LogRecord, 
         fallback_used: f.boolean(&["fallback_used"])?.unwrap_or(false),
         json_valid: f.boolean(&["json_valid"])?,
         attempts,
+        skipped_targets: Vec::new(),
         warnings: Vec::new(),
     };
     let ignored: Vec<String> = f.map.keys().cloned().collect();
