@@ -66,7 +66,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 # ------------------------------------------------------------------ build
 if [[ -z ${SWITCHBOARD_BIN:-} ]]; then
   log "building release binaries (switchboard, mock-provider, loadgen)"
-  cargo build --release -q --bin switchboard -p switchboard-gateway || { log "gateway build failed"; exit 1; }
+  cargo build --release -q --bin switchboard -p switchboard-cli || { log "gateway build failed"; exit 1; }
   SWITCHBOARD_BIN="$ROOT/target/release/switchboard"
 else
   log "gateway binary: $SWITCHBOARD_BIN"

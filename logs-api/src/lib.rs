@@ -80,7 +80,9 @@ impl Mount for LogsApi {
 }
 
 /// The logs API's own runtime: one worker thread (requests are few; the store work is on its
-/// blocking threads), apart from the proxy's so it never takes a proxy thread's turn.
+/// blocking threads), apart from the proxy's so it never takes a proxy thread's turn, and at
+/// the lowest CPU priority, so that where they share a core (a one-CPU gateway) an export
+/// gets what the proxy leaves.
 struct ApiRuntime(Option<tokio::runtime::Runtime>);
 
 impl ApiRuntime {
@@ -89,6 +91,7 @@ impl ApiRuntime {
             .worker_threads(1)
             .max_blocking_threads(8)
             .thread_name("switchboard-logs-api")
+            .on_thread_start(lowest_priority)
             .enable_all()
             .build()
             .map(|runtime| ApiRuntime(Some(runtime)))
@@ -100,6 +103,23 @@ impl ApiRuntime {
             Some(runtime) => runtime.handle().clone(),
             // Only `drop` takes the runtime out.
             None => tokio::runtime::Handle::current(),
+        }
+    }
+}
+
+/// Nice 19 for the calling thread only (Linux applies `setpriority` to one thread when given
+/// its id). Lowering one's own priority needs no privilege; if it fails anyway the thread runs
+/// at normal priority, which is only slower for the proxy, never wrong.
+fn lowest_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: gettid and setpriority take plain integers and touch no memory of ours.
+        let done = unsafe {
+            let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+            libc::setpriority(libc::PRIO_PROCESS, tid, 19)
+        };
+        if done != 0 {
+            tracing::debug!("logs API thread keeps normal priority: setpriority failed");
         }
     }
 }
