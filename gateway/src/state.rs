@@ -16,6 +16,7 @@ use crate::live::{ConfigSource, Live, ReloadError, Reloaded, keep_restart_settin
 use crate::request_log::RecordContext;
 use crate::routes::Mount;
 use crate::targets::TargetStates;
+use crate::targets::shared::SharedOverrides;
 
 /// Shared by every connection.
 pub struct AppState {
@@ -33,6 +34,8 @@ pub struct AppState {
     pub api: Option<Arc<dyn Mount>>,
     /// Every target's overrides, breaker and recent health, kept across reloads.
     pub targets: Arc<TargetStates>,
+    /// The fleet's overrides in Redis (with `logging.redis_url`), else `None`.
+    pub shared_overrides: Option<SharedOverrides>,
     source: Option<ConfigSource>,
     /// One reload at a time.
     reloading: Mutex<()>,
@@ -48,6 +51,16 @@ impl AppState {
         // The recorder first: handles taken before it exists would count nothing.
         let metrics = crate::telemetry::metrics::install();
         let targets = Arc::new(TargetStates::default());
+        let shared_overrides = match &config.logging.redis_url {
+            Some(url) => match SharedOverrides::new(url, &config.logging.stream) {
+                Ok(shared) => Some(shared),
+                Err(e) => {
+                    tracing::warn!("{e}: target overrides stay this process's own");
+                    None
+                }
+            },
+            None => None,
+        };
         let live = Live::build(config.clone(), 1, &targets)?;
         Ok(AppState {
             records: Arc::new(RecordContext::new(sink, config.logging.capture_bodies)),
@@ -57,6 +70,7 @@ impl AppState {
             config: Arc::new(config),
             api: None,
             targets,
+            shared_overrides,
             source: None,
             reloading: Mutex::new(()),
             draining: AtomicBool::new(false),

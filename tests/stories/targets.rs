@@ -254,3 +254,84 @@ load_balance = "weighted""#,
             .all(|r| r.header("x-switchboard-fallback-index") == Some("0"))
     );
 }
+
+#[tokio::test]
+async fn a_flip_on_one_gateway_reaches_every_gateway_on_its_redis_and_outlives_a_restart() {
+    let mock = mock().await;
+    let redis = switchboard_tests::RedisServer::start().await;
+    let fleet_config = config(
+        &mock.base_url(),
+        &format!(
+            r#"[models."voice-fast"]
+targets = [{{ provider = "primary", model = "p" }}, {{ provider = "backup", model = "b" }}]
+
+[logging]
+redis_url = "{}""#,
+            redis.url()
+        ),
+    );
+    let one = Gateway::start(&fleet_config).await;
+    let two = Gateway::start(&fleet_config).await;
+    let served_by = |gateway: &Gateway| {
+        let client = gateway.client();
+        async move {
+            client
+                .chat(&ask("voice-fast"))
+                .await
+                .header("x-switchboard-provider")
+                .map(str::to_owned)
+        }
+    };
+    let within_a_second = |gateway: &Gateway, provider: &'static str| {
+        let gateway_url = gateway.url();
+        async move {
+            let client = switchboard_tests::Client::new(&gateway_url);
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+            loop {
+                let now = client
+                    .chat(&ask("voice-fast"))
+                    .await
+                    .header("x-switchboard-provider")
+                    .map(str::to_owned);
+                if now.as_deref() == Some(provider) {
+                    return;
+                }
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "{gateway_url} still served by {now:?} a second after the flip"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    assert_eq!(served_by(&two).await.as_deref(), Some("primary"));
+
+    let off = one
+        .client()
+        .post_raw(
+            "/api/admin/targets/disable",
+            json!({"provider": "primary", "model": "p", "reason": "slow streams"}).to_string(),
+        )
+        .await;
+    assert_eq!(off.status, 200, "{}", off.text);
+    within_a_second(&two, "backup").await;
+    assert!(
+        redis
+            .cli(&["HGETALL", "switchboard:logs:overrides"])
+            .contains("slow streams"),
+        "the order lives in Redis"
+    );
+
+    // A gateway started later begins with the fleet's overrides.
+    let three = Gateway::start(&fleet_config).await;
+    within_a_second(&three, "backup").await;
+
+    two.client()
+        .post_raw(
+            "/api/admin/targets/enable",
+            json!({"provider": "primary", "model": "p"}).to_string(),
+        )
+        .await;
+    within_a_second(&one, "primary").await;
+    within_a_second(&three, "primary").await;
+}

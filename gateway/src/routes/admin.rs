@@ -101,6 +101,21 @@ pub async fn set_target(
         Err(e) => return e.response(),
     };
     let disabled = disable.then(|| Disabled::new(order.reason.clone(), order.for_s));
+    if let Some(shared) = &state.shared_overrides
+        && let Err(e) = shared
+            .publish(&order.provider, order.model.as_deref(), disabled.as_ref())
+            .await
+    {
+        // Not applied anywhere rather than on this gateway alone: the fleet must agree.
+        return json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &error_body(
+                &e.to_string(),
+                "server_error",
+                Some("overrides_unavailable"),
+            ),
+        );
+    }
     state
         .targets
         .set(&order.provider, order.model.as_deref(), disabled);

@@ -43,6 +43,10 @@ pub async fn serve(
     let (closing, closing_seen) = watch::channel(false);
     let drain_delay = Duration::from_millis(state.config.server.drain_delay_ms);
     let stack = Stack::new(&state);
+    // The fleet's target overrides, kept in step from the start (ended with the runtime).
+    if let Some(shared) = state.shared_overrides.clone() {
+        tokio::spawn(shared.sync(state.targets.clone()));
+    }
     tokio::pin!(shutdown);
     // Far away until shutdown: then the end of the drain delay.
     let drain_end = tokio::time::sleep(Duration::from_secs(365 * 24 * 3600));

@@ -5,6 +5,7 @@
 
 pub mod breaker;
 pub mod overrides;
+pub mod shared;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, RwLock};
@@ -290,6 +291,53 @@ impl TargetStates {
                     }
                 }
             }
+        }
+    }
+
+    /// Makes the overrides exactly `orders` (provider-wide ones have no model): what the fleet's
+    /// shared store holds.
+    pub fn replace_all(&self, orders: &[(String, Option<String>, Disabled)]) {
+        let providers: Vec<(String, Arc<ProviderState>)> = self
+            .providers
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(name, state)| (name.clone(), state.clone()))
+            .collect();
+        for (name, state) in providers {
+            let order = orders
+                .iter()
+                .find(|(p, m, _)| *p == name && m.is_none())
+                .map(|(_, _, d)| d.clone());
+            let mut current = state.disabled.write().unwrap_or_else(|e| e.into_inner());
+            if *current != order {
+                *current = order;
+            }
+        }
+        for (provider, model, disabled) in orders {
+            match model {
+                Some(model) => {
+                    let target = self.target(provider, model);
+                    let mut current = target.disabled.write().unwrap_or_else(|e| e.into_inner());
+                    *current = Some(disabled.clone());
+                }
+                None => {
+                    *self
+                        .provider(provider)
+                        .disabled
+                        .write()
+                        .unwrap_or_else(|e| e.into_inner()) = Some(disabled.clone());
+                }
+            }
+        }
+        for target in self.all() {
+            let ordered = orders.iter().any(|(p, m, _)| {
+                *p == target.provider && m.as_deref() == Some(target.model.as_str())
+            });
+            if !ordered {
+                *target.disabled.write().unwrap_or_else(|e| e.into_inner()) = None;
+            }
+            target.refresh_gauge();
         }
     }
 
