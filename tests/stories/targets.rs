@@ -27,6 +27,15 @@ base_url = "{mock_url}"
     )
 }
 
+/// Which provider served one call of `voice-fast`.
+async fn served_by(client: &switchboard_tests::Client) -> Option<String> {
+    client
+        .chat(&ask("voice-fast"))
+        .await
+        .header("x-switchboard-provider")
+        .map(str::to_owned)
+}
+
 fn target<'a>(list: &'a Value, provider: &str, model: &str) -> &'a Value {
     list["data"]
         .as_array()
@@ -96,13 +105,7 @@ targets = [{ provider = "primary", model = "p" }, { provider = "backup", model =
             json!({"provider": "primary"}).to_string(),
         )
         .await;
-    assert_eq!(
-        client
-            .chat(&ask("voice-fast"))
-            .await
-            .header("x-switchboard-provider"),
-        Some("backup")
-    );
+    assert_eq!(served_by(&client).await.as_deref(), Some("backup"));
     let on = client
         .post_raw(
             "/api/admin/targets/enable",
@@ -110,13 +113,7 @@ targets = [{ provider = "primary", model = "p" }, { provider = "backup", model =
         )
         .await;
     assert_eq!(target(&on.json(), "primary", "p")["state"], "up");
-    assert_eq!(
-        client
-            .chat(&ask("voice-fast"))
-            .await
-            .header("x-switchboard-provider"),
-        Some("primary")
-    );
+    assert_eq!(served_by(&client).await.as_deref(), Some("primary"));
     let bad = client
         .post_raw(
             "/api/admin/targets/disable",
@@ -272,27 +269,13 @@ redis_url = "{}""#,
     );
     let one = Gateway::start(&fleet_config).await;
     let two = Gateway::start(&fleet_config).await;
-    let served_by = |gateway: &Gateway| {
-        let client = gateway.client();
-        async move {
-            client
-                .chat(&ask("voice-fast"))
-                .await
-                .header("x-switchboard-provider")
-                .map(str::to_owned)
-        }
-    };
     let within_a_second = |gateway: &Gateway, provider: &'static str| {
         let gateway_url = gateway.url();
         async move {
             let client = switchboard_tests::Client::new(&gateway_url);
             let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
             loop {
-                let now = client
-                    .chat(&ask("voice-fast"))
-                    .await
-                    .header("x-switchboard-provider")
-                    .map(str::to_owned);
+                let now = served_by(&client).await;
                 if now.as_deref() == Some(provider) {
                     return;
                 }
@@ -304,7 +287,7 @@ redis_url = "{}""#,
             }
         }
     };
-    assert_eq!(served_by(&two).await.as_deref(), Some("primary"));
+    assert_eq!(served_by(&two.client()).await.as_deref(), Some("primary"));
 
     let off = one
         .client()
