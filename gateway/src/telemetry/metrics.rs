@@ -24,10 +24,31 @@ pub fn install() -> Option<PrometheusHandle> {
             let handle = recorder.handle();
             metrics::set_global_recorder(recorder).ok()?;
             describe();
+            spawn_upkeep(handle.clone());
             Some(handle)
         })
         .clone()
 }
+
+/// Histogram observations wait in the recorder until a render or an upkeep folds them in: with
+/// no scrape they would pile up for ever (found by the soak: +0.2 MB a minute at 300 req/s).
+/// A thread of its own folds them every few seconds, whoever scrapes.
+fn spawn_upkeep(handle: PrometheusHandle) {
+    let started = std::thread::Builder::new()
+        .name("switchboard-metrics-upkeep".to_owned())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(UPKEEP_EVERY);
+                handle.run_upkeep();
+            }
+        });
+    if let Err(e) = started {
+        tracing::error!("cannot start the metrics upkeep thread: {e}");
+    }
+}
+
+/// How often histogram observations are folded in.
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 fn describe() {
     use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
