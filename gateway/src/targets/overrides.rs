@@ -13,11 +13,12 @@ pub struct Disabled {
 }
 
 impl Disabled {
-    /// Disabled now for `for_s` seconds (or until enabled).
+    /// Disabled now for `for_s` seconds (or until enabled; also when `for_s` reaches past what
+    /// a clock can say).
     pub fn new(reason: Option<String>, for_s: Option<u64>) -> Disabled {
         Disabled {
             reason,
-            until: for_s.map(|s| SystemTime::now() + Duration::from_secs(s)),
+            until: for_s.and_then(|s| SystemTime::now().checked_add(Duration::from_secs(s))),
         }
     }
 

@@ -111,8 +111,8 @@ impl SharedOverrides {
                 reason: value["reason"].as_str().map(str::to_owned),
                 until: value["until"]
                     .as_f64()
-                    .filter(|s| s.is_finite() && *s >= 0.0)
-                    .map(|s| UNIX_EPOCH + Duration::from_secs_f64(s)),
+                    .and_then(|s| Duration::try_from_secs_f64(s).ok())
+                    .and_then(|d| UNIX_EPOCH.checked_add(d)),
             };
             if disabled.in_force(now) {
                 let model = field["model"].as_str().map(str::to_owned);

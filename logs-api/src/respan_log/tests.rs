@@ -93,3 +93,16 @@ fn an_array_names_the_record_at_fault() {
     assert_eq!(records_from_json(json!([{}, {}]), now()).unwrap().len(), 2);
     assert!(records_from_json(json!([]), now()).is_err());
 }
+
+#[test]
+fn a_latency_past_what_a_time_can_hold_is_an_error_not_a_panic() {
+    // Found by fuzz/ingest: `now - latency` overflowed the time type.
+    for body in [
+        json!({"generation_time": 5.782316998999900e30}),
+        json!({"latency": 1e300, "start_time": "2026-01-01T00:00:00Z"}),
+        json!({"latency": 1e18, "timestamp": "2026-01-01T00:00:00Z"}),
+    ] {
+        let error = read(body.clone()).unwrap_err();
+        assert!(error.contains("out of range"), "{body}: {error}");
+    }
+}
