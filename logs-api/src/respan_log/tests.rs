@@ -98,7 +98,7 @@ fn an_array_names_the_record_at_fault() {
 fn a_latency_past_what_a_time_can_hold_is_an_error_not_a_panic() {
     // Found by fuzz/ingest: `now - latency` overflowed the time type.
     for body in [
-        json!({"generation_time": 5.782316998999900e30}),
+        json!({"generation_time": 5.7823e30}),
         json!({"latency": 1e300, "start_time": "2026-01-01T00:00:00Z"}),
         json!({"latency": 1e18, "timestamp": "2026-01-01T00:00:00Z"}),
     ] {
