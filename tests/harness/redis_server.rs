@@ -18,9 +18,18 @@ pub struct RedisServer {
 impl RedisServer {
     /// Starts one with append-only persistence in a fresh directory (so a restart keeps data).
     pub async fn start() -> RedisServer {
-        let mut server = RedisServer::not_started();
-        server.restart().await;
-        server
+        for _ in 0..5 {
+            let mut server = RedisServer::not_started();
+            if server.try_start().await {
+                return server;
+            }
+        }
+        panic!("no free port for a private redis-server after 5 tries");
+    }
+
+    /// Starts it; false when the port turned out to be another Redis's.
+    async fn try_start(&mut self) -> bool {
+        self.restart_within(false).await
     }
 
     /// One whose port is chosen but which is not running yet (a Redis that is down when the
@@ -49,6 +58,10 @@ impl RedisServer {
 
     /// Starts it again on the same port and directory, waiting until it answers.
     pub async fn restart(&mut self) {
+        self.restart_within(true).await;
+    }
+
+    async fn restart_within(&mut self, must: bool) -> bool {
         self.stop();
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
@@ -69,12 +82,39 @@ impl RedisServer {
             .expect("redis-server runs (scripts/test.sh installs it)");
         self.child = Some(child);
         for _ in 0..200 {
-            if self.cli(&["PING"]).trim() == "PONG" {
-                return;
+            if self.cli(&["PING"]).trim() == "PONG" && self.is_ours() {
+                return true;
+            }
+            if !must
+                && self
+                    .child
+                    .as_mut()
+                    .is_some_and(|c| matches!(c.try_wait(), Ok(Some(_))))
+            {
+                return false; // it could not bind: the port is someone else's
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
+        if !must {
+            self.stop();
+            return false;
+        }
         panic!("redis-server did not start on port {}", self.port);
+    }
+
+    /// True when the Redis answering on the port is the one this value started (another
+    /// test's could hold the port when two picked the same free port): it must be running and
+    /// keep its files in this value's directory.
+    fn is_ours(&mut self) -> bool {
+        let running = self
+            .child
+            .as_mut()
+            .is_some_and(|child| matches!(child.try_wait(), Ok(None)));
+        let dir = self.cli(&["CONFIG", "GET", "dir"]);
+        let ours = std::fs::canonicalize(&self.dir)
+            .map(|d| dir.contains(&*d.to_string_lossy()))
+            .unwrap_or(false);
+        running && ours
     }
 
     /// Runs `redis-cli -p PORT args...` and returns its output.
