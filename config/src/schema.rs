@@ -120,19 +120,27 @@ impl Default for LoggingConfig {
     }
 }
 
-/// `[metrics]`: what the Prometheus series may be labelled with.
-#[derive(Debug, Clone, Deserialize)]
+/// `[metrics]`: what the Prometheus series may be labelled with. Read once at start (the
+/// series a process exposes must not change under a running scrape).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MetricsConfig {
     /// Distinct `provider/model` names that get a `model` label of their own (all providers
     /// together); later ones are counted as `<provider>/other`.
     pub max_passthrough_models: usize,
+    /// Metadata keys added as labels of the request, duration, TTFT, token, retry, fallback,
+    /// stream-timeout and invalid-JSON series (e.g. `["use_case", "language"]`).
+    pub metadata_labels: Vec<String>,
+    /// Distinct values each metadata label takes; later values are counted as `other`.
+    pub max_label_values: usize,
 }
 
 impl Default for MetricsConfig {
     fn default() -> Self {
         MetricsConfig {
             max_passthrough_models: 100,
+            metadata_labels: Vec::new(),
+            max_label_values: 50,
         }
     }
 }

@@ -11,6 +11,7 @@ pub fn problems(config: &RawConfig) -> Vec<Problem> {
     server(config, &mut out);
     logging(config, &mut out);
     logging_redact(config, &mut out);
+    metrics(config, &mut out);
     providers(config, &mut out);
     policy("defaults", &config.defaults, &mut out);
     if config.defaults.targets.is_some() {
@@ -47,6 +48,61 @@ pub(crate) fn toml_key(name: &str) -> String {
         name.to_owned()
     } else {
         format!("\"{}\"", name.replace('"', "\\\""))
+    }
+}
+
+/// Labels the gateway's own series already carry: a metadata label must not shadow them.
+const OWN_LABELS: &[&str] = &[
+    "model",
+    "provider",
+    "status",
+    "reason",
+    "kind",
+    "type",
+    "from_provider",
+    "to_provider",
+    "result",
+    "to",
+    "le",
+    "job",
+    "instance",
+];
+
+fn metrics(config: &RawConfig, out: &mut Problems) {
+    let metrics = &config.metrics;
+    for (i, name) in metrics.metadata_labels.iter().enumerate() {
+        let key = format!("metrics.metadata_labels[{i}]");
+        let mut chars = name.chars();
+        let valid = chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid || name.starts_with("__") {
+            out.push(
+                key,
+                format!("\"{name}\" is not a Prometheus label name"),
+                "use letters, digits and underscores, not starting with a digit or \"__\" (e.g. \"use_case\")",
+            );
+        } else if OWN_LABELS.contains(&name.as_str()) {
+            out.push(
+                key,
+                format!("\"{name}\" is a label the gateway's series already carry"),
+                "send that metadata under another key (e.g. \"agent_model\") and label by it",
+            );
+        } else if metrics.metadata_labels[..i].contains(name) {
+            out.push(
+                key,
+                format!("\"{name}\" is listed twice"),
+                "list each metadata key once",
+            );
+        }
+    }
+    if metrics.max_label_values == 0 {
+        out.push(
+            "metrics.max_label_values",
+            "is 0: every value would be counted as \"other\"",
+            "set it to the number of distinct values you expect per key (default 50)",
+        );
     }
 }
 

@@ -230,3 +230,36 @@ fn provider_keys_never_show_in_debug_output() {
     assert!(!debug.contains("sk-openai-secret"));
     assert!(!debug.contains("sk-ant-secret"));
 }
+
+#[test]
+fn metadata_labels_must_be_label_names_that_do_not_shadow_the_gateways_own() {
+    let text = r#"
+[metrics]
+metadata_labels = ["use_case", "2fast", "provider", "use_case"]
+max_label_values = 0
+"#;
+    let err = Config::from_toml_str(text, "sb.toml", &env).unwrap_err();
+    let lines = err.lines();
+    let expect = [
+        "sb.toml: metrics.metadata_labels[1]: \"2fast\" is not a Prometheus label name",
+        "sb.toml: metrics.metadata_labels[2]: \"provider\" is a label the gateway's series already carry",
+        "sb.toml: metrics.metadata_labels[3]: \"use_case\" is listed twice",
+        "sb.toml: metrics.max_label_values: is 0",
+    ];
+    for want in expect {
+        assert!(
+            lines.iter().any(|l| l.starts_with(want)),
+            "missing {want:?} in:\n{}",
+            lines.join("\n")
+        );
+    }
+    assert_eq!(lines.len(), expect.len(), "{}", lines.join("\n"));
+    let good = Config::from_toml_str(
+        "[metrics]\nmetadata_labels = [\"use_case\", \"language\"]\n",
+        "sb.toml",
+        &env,
+    )
+    .unwrap();
+    assert_eq!(good.metrics.metadata_labels, ["use_case", "language"]);
+    assert_eq!(good.metrics.max_label_values, 50);
+}

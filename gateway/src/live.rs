@@ -3,9 +3,9 @@
 //! takes the current [`Live`] when it arrives and keeps it to its end, so requests in flight
 //! finish under the config they started with.
 //!
-//! Settings read once at start (the listener, connection limits, the log sink) cannot change
-//! this way: a reload that changes them is applied without them, and names them in its
-//! warnings.
+//! Settings read once at start (the listener, connection limits, the log sink, the metric
+//! labels) cannot change this way: a reload that changes them is applied without them, and
+//! names them in its warnings.
 
 use std::sync::Arc;
 
@@ -102,6 +102,10 @@ pub fn keep_restart_settings(running: &Config, mut next: Config) -> (Config, Vec
     if running.logging != next.logging {
         changed.push("[logging]");
         next.logging = running.logging.clone();
+    }
+    if running.metrics != next.metrics {
+        changed.push("[metrics]");
+        next.metrics = running.metrics.clone();
     }
     let warnings = changed
         .into_iter()

@@ -16,6 +16,7 @@ use crate::engine::fallback::ChainNotes;
 use crate::http::body::ResponseBody;
 use crate::http::error::GatewayError;
 use crate::request::identity::Identity;
+use crate::telemetry::metadata_labels::SeriesLabels;
 use crate::telemetry::target_metrics::TargetMetrics;
 
 /// The target that served (or was last tried) and its prices.
@@ -69,6 +70,8 @@ pub struct RequestLog {
     /// The series this request counts into: `model="unknown"` until it routed, then its
     /// route's, then those of the target that served it (or was tried last).
     pub metrics: Arc<TargetMetrics>,
+    /// Its `[metrics] metadata_labels` values, added to every series it counts into.
+    pub labels: SeriesLabels,
     /// Its place under `server.max_concurrent_requests`, given back when the record is done.
     pub permit: Option<OwnedSemaphorePermit>,
     /// The model the client named; empty until the body is read.
@@ -113,6 +116,7 @@ impl RequestLog {
             capture_bodies: context.capture_bodies,
             inflight: context.inflight.clone(),
             metrics: context.unrouted.clone(),
+            labels: SeriesLabels::default(),
             permit: None,
             model: String::new(),
             stream: false,

@@ -17,6 +17,7 @@ use crate::request_log::RecordContext;
 use crate::routes::Mount;
 use crate::targets::TargetStates;
 use crate::targets::shared::SharedOverrides;
+use crate::telemetry::metadata_labels::MetadataLabels;
 
 /// Shared by every connection.
 pub struct AppState {
@@ -32,6 +33,8 @@ pub struct AppState {
     pub requests: Arc<Semaphore>,
     /// Serves `/api/*` (the logs API), when the binary mounted one.
     pub api: Option<Arc<dyn Mount>>,
+    /// `[metrics] metadata_labels` and the values each has admitted (for the process's life).
+    pub metadata_labels: MetadataLabels,
     /// Every target's overrides, breaker and recent health, kept across reloads.
     pub targets: Arc<TargetStates>,
     /// The fleet's overrides in Redis (with `logging.redis_url`), else `None`.
@@ -67,6 +70,7 @@ impl AppState {
             requests: Arc::new(Semaphore::new(config.server.max_concurrent_requests)),
             live: Arc::new(ArcSwap::from_pointee(live)),
             metrics,
+            metadata_labels: MetadataLabels::from_config(&config.metrics),
             config: Arc::new(config),
             api: None,
             targets,

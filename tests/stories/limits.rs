@@ -1,8 +1,8 @@
 //! A hostile or overloaded world meets the gateway (SPEC section 8): a burst past the
 //! concurrency limit is shed with a clear 503, a client without a key still leaves a record,
 //! sockets that send nothing or dribble a head are closed, a connection flood is cut at the
-//! door, an upstream that answers gigabytes fails over, and clients inventing model names
-//! cannot grow the metrics without bound.
+//! door, an upstream that answers gigabytes fails over, and clients inventing model names or
+//! metadata values cannot grow the metrics without bound.
 
 use std::time::Duration;
 
@@ -191,6 +191,102 @@ async fn invented_provider_model_names_cannot_grow_the_metric_labels() {
             ]
         ),
         Some(5.0),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn metadata_labels_break_the_series_down_by_use_case_with_the_values_capped() {
+    let mock = mock().await;
+    let gateway = Gateway::start(&config(
+        &mock.base_url(),
+        "",
+        r#"[models."labelled-voice"]
+targets = [{ provider = "openai", model = "flaky?fail=503" }, { provider = "backup", model = "b" }]
+retries = 0
+
+[metrics]
+metadata_labels = ["use_case", "language"]
+max_label_values = 2"#,
+    ))
+    .await;
+    let client = gateway.client();
+    let calls = [
+        r#"{"use_case": "intent", "language": "es"}"#,
+        r#"{"use_case": "intent", "language": "es"}"#,
+        r#"{"use_case": "scam", "language": "en"}"#,
+        // A third and a fourth use case are past the cap of two.
+        r#"{"use_case": "turn_taking", "language": "es"}"#,
+        r#"{"use_case": "call-9f2c", "language": "en"}"#,
+        // No language at all.
+        r#"{"use_case": "intent"}"#,
+    ];
+    for metadata in calls {
+        let reply = client
+            .chat_with(
+                &ask("labelled-voice"),
+                &[("x-switchboard-metadata", metadata)],
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+    }
+    let metrics = client.get("/metrics").await.text;
+    let served = |use_case: &str, language: &str| {
+        metric_value(
+            &metrics,
+            "switchboard_requests_total",
+            &[
+                ("model", "labelled-voice"),
+                ("provider", "backup"),
+                ("status", "success"),
+                ("use_case", use_case),
+                ("language", language),
+            ],
+        )
+    };
+    assert_eq!(served("intent", "es"), Some(2.0), "{metrics}");
+    assert_eq!(served("scam", "en"), Some(1.0), "{metrics}");
+    assert_eq!(served("other", "es"), Some(1.0), "{metrics}");
+    assert_eq!(served("other", "en"), Some(1.0), "{metrics}");
+    assert_eq!(served("intent", ""), Some(1.0), "{metrics}");
+    let use_cases: std::collections::BTreeSet<&str> = metrics
+        .lines()
+        .filter(|l| l.contains("model=\"labelled-voice\""))
+        .filter_map(|l| l.split("use_case=\"").nth(1)?.split('"').next())
+        .collect();
+    assert_eq!(
+        use_cases.into_iter().collect::<Vec<_>>(),
+        ["intent", "other", "scam"],
+        "{metrics}"
+    );
+    // The fallback off the failing primary and the latency histogram carry the labels too.
+    assert_eq!(
+        metric_value(
+            &metrics,
+            "switchboard_fallbacks_total",
+            &[
+                ("model", "labelled-voice"),
+                ("from_provider", "openai"),
+                ("to_provider", "backup"),
+                ("use_case", "scam"),
+                ("language", "en"),
+            ],
+        ),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        metric_value(
+            &metrics,
+            "switchboard_request_duration_seconds_count",
+            &[
+                ("model", "labelled-voice"),
+                ("provider", "backup"),
+                ("use_case", "intent"),
+                ("language", "es"),
+            ],
+        ),
+        Some(2.0),
         "{metrics}"
     );
 }

@@ -200,19 +200,21 @@ targets = [{ provider = "openai", model = "m" }]"#;
     let new = Client::new(&url).with_key("sk-new-key");
     assert_eq!(old.chat(&ask("voice-fast")).await.status, 200);
 
-    // Rotate the client key and (by mistake) change the port.
+    // Rotate the client key and (by mistake) change the port and the metric labels.
     std::fs::write(
         dir.join("switchboard.toml"),
         std::fs::read_to_string(dir.join("switchboard.toml"))
             .unwrap()
             .replace("sk-old-key", "sk-new-key")
-            .replace(&format!(":{port}\""), &format!(":{}\"", free_port())),
+            .replace(&format!(":{port}\""), &format!(":{}\"", free_port()))
+            + "\n[metrics]\nmetadata_labels = [\"use_case\"]\n",
     )
     .unwrap();
     let reply = Client::new(&url).post_raw("/api/admin/reload", "").await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     let warnings = reply.json()["warnings"].to_string();
     assert!(warnings.contains("server.listen"), "{warnings}");
+    assert!(warnings.contains("[metrics]"), "{warnings}");
     assert!(!warnings.contains("api_keys"), "{warnings}");
 
     assert_eq!(

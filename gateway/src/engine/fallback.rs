@@ -16,6 +16,7 @@ use tokio::time::Instant;
 use crate::request::routing::Route;
 use crate::targets::TargetState;
 use crate::targets::breaker::Admission;
+use crate::telemetry::metadata_labels::SeriesLabels;
 
 use super::policy::retry_delay;
 
@@ -95,6 +96,7 @@ pub struct ChainNotes {
 /// unless every target is, and then all are tried anyway (fail open).
 pub async fn run<T, F, Fut>(
     route: &Route,
+    labels: &SeriesLabels,
     budget_end: Instant,
     notes: &mut ChainNotes,
     mut attempt: F,
@@ -133,6 +135,7 @@ where
                 }
                 route.targets[*from]
                     .metrics
+                    .labelled(labels)
                     .fallback_to(&target.metrics, failure.kind);
             }
             let mut retry = 0;
@@ -156,7 +159,7 @@ where
                     }
                     Err(failure) => failure,
                 };
-                target.metrics.attempt_failed(failure.kind);
+                target.metrics.labelled(labels).attempt_failed(failure.kind);
                 if policy.retries_on(failure.kind) && !failure.untranslatable {
                     probe.disarm();
                     target
@@ -183,7 +186,7 @@ where
                 let Some(delay) = delay.filter(|_| !is_probe) else {
                     break;
                 };
-                target.metrics.retry(reason);
+                target.metrics.labelled(labels).retry(reason);
                 tokio::time::sleep(delay).await;
                 retry += 1;
             }

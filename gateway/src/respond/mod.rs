@@ -54,13 +54,13 @@ pub async fn serve(
         let buffer = route.policy.stream_json == StreamJson::Buffer
             && route.policy.validate_json
             && check.json_mode();
-        let end = fallback::run(route, budget_end, &mut log.chain, |i| {
+        let end = fallback::run(route, &log.labels, budget_end, &mut log.chain, |i| {
             ctx.stream(&route.targets[i], buffer)
         })
         .await;
         stream_response(route, end, log, include_usage, check)
     } else {
-        let end = fallback::run(route, budget_end, &mut log.chain, |i| {
+        let end = fallback::run(route, &log.labels, budget_end, &mut log.chain, |i| {
             ctx.complete(&route.targets[i])
         })
         .await;
@@ -70,7 +70,7 @@ pub async fn serve(
 
 /// The target at `index` as the record names it; its series become the request's.
 fn served(route: &Route, index: usize, log: &mut RequestLog) -> Served {
-    log.metrics = route.targets[index].metrics.clone();
+    log.metrics = route.targets[index].metrics.labelled(&log.labels);
     let target = &route.targets[index].target;
     Served {
         provider: target.provider.clone(),
@@ -173,7 +173,7 @@ fn stream_response(
     if let Some(first) = committed.clock.first_content {
         let ttft = first.into_std().saturating_duration_since(log.started());
         log.time_to_first_token = Some(ttft);
-        route.targets[index].metrics.first_token(ttft);
+        log.metrics.first_token(ttft);
     }
     let (tx, body) = body::channel(STREAM_BUFFER);
     let mut response = Response::new(body);

@@ -39,9 +39,11 @@ pub async fn handle(state: &AppState, request: Request<Incoming>) -> Response<Re
     log.model.clone_from(&request.model);
     log.stream = request.stream;
     log.identity = std::mem::take(&mut request.identity);
+    log.labels = state.metadata_labels.values(&log.identity.metadata);
+    log.metrics = log.metrics.labelled(&log.labels);
     let Some(route) = live.routes.resolve(&request.model) else {
         return log.reject(GatewayError::ModelNotFound(request.model));
     };
-    log.metrics = route.unserved.clone();
+    log.metrics = route.unserved.labelled(&log.labels);
     respond::serve(&live, &route, request, log).await
 }

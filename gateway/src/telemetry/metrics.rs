@@ -10,6 +10,13 @@ const LATENCY_BUCKETS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0,
 ];
 
+/// Time to first token on a phone call: what matters is tens of milliseconds (a human hears a
+/// pause from ~300 ms), up to the few seconds a stalled provider takes.
+const TTFT_BUCKETS: &[f64] = &[
+    0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0,
+    10.0,
+];
+
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
 /// Installs the process-wide Prometheus recorder (once; later calls return the same handle).
@@ -19,6 +26,12 @@ pub fn install() -> Option<PrometheusHandle> {
         .get_or_init(|| {
             let recorder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), LATENCY_BUCKETS)
+                .ok()?
+                // A full name is matched before a suffix.
+                .set_buckets_for_metric(
+                    Matcher::Full("switchboard_time_to_first_token_seconds".to_owned()),
+                    TTFT_BUCKETS,
+                )
                 .ok()?
                 .build_recorder();
             let handle = recorder.handle();
