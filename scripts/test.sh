@@ -9,6 +9,18 @@ if ! command -v redis-server >/dev/null 2>&1; then
   echo "installing redis-server (Debian package)" >&2
   apt-get update -qq && apt-get install -y -qq redis-server >/dev/null
 fi
+# prometheus and promtool: the dashboards story checks deploy/ against a private Prometheus.
+# policy-rc.d keeps the package from starting its own server on the standard port.
+if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
+  echo "installing prometheus (Debian package, its service not started)" >&2
+  policy=/usr/sbin/policy-rc.d
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy"
+    trap 'rm -f "$policy"' EXIT
+  fi
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+fi
 # The official OpenAI Python SDK: one story drives the gateway with it.
 if ! python3 -c 'import openai, anthropic' >/dev/null 2>&1; then
   echo "installing the openai and anthropic Python SDKs (PyPI)" >&2

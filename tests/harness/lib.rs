@@ -5,12 +5,14 @@ pub mod binary;
 pub mod client;
 pub mod gateway;
 pub mod metrics;
+pub mod prometheus;
 pub mod records;
 pub mod redis_server;
 
 pub use client::{Client, Reply, SseStream};
 pub use gateway::Gateway;
 pub use metrics::metric_value;
+pub use prometheus::{Prometheus, promtool};
 pub use records::MemorySink;
 pub use redis_server::RedisServer;
 pub use switchboard_loadtest::{MockHandle, MockProvider};
