@@ -5,6 +5,7 @@
 
 mod error;
 pub mod error_kind;
+mod hedge;
 mod interpolate;
 mod known_keys;
 mod load;
@@ -15,6 +16,7 @@ mod validate;
 
 pub use error::{ConfigError, Problem};
 pub use error_kind::ErrorKind;
+pub use hedge::HedgeAfter;
 pub use load::{EMBEDDED_DEFAULT, EMBEDDED_ORIGIN, process_env};
 pub use resolved::{Config, ModelRoute, Policy};
 pub use schema::{

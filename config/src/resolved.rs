@@ -3,11 +3,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::ErrorKind;
 use crate::schema::{
     LoadBalance, LoggingConfig, MetricsConfig, PolicySection, ProviderConfig, ServerConfig,
     StreamJson, Target,
 };
+use crate::{ErrorKind, HedgeAfter};
 
 /// A loaded, valid configuration.
 #[derive(Debug, Clone)]
@@ -64,6 +64,10 @@ pub struct Policy {
     pub circuit_open_ms: u64,
     /// How the first target is chosen.
     pub load_balance: LoadBalance,
+    /// When to start the next target in parallel; `None`: never.
+    pub hedge_after: Option<HedgeAfter>,
+    /// The shortest delay `"auto"` hedging waits.
+    pub hedge_min_ms: u64,
 }
 
 impl Default for Policy {
@@ -82,6 +86,8 @@ impl Default for Policy {
             circuit_failures: 0,
             circuit_open_ms: 30_000,
             load_balance: LoadBalance::Ordered,
+            hedge_after: None,
+            hedge_min_ms: 50,
         }
     }
 }
@@ -107,6 +113,8 @@ impl Policy {
             circuit_failures: section.circuit_failures.unwrap_or(self.circuit_failures),
             circuit_open_ms: section.circuit_open_ms.unwrap_or(self.circuit_open_ms),
             load_balance: section.load_balance.unwrap_or(self.load_balance),
+            hedge_after: section.hedge_after_ms.or(self.hedge_after),
+            hedge_min_ms: section.hedge_min_ms.unwrap_or(self.hedge_min_ms),
         }
     }
 

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use crate::ErrorKind;
+use crate::hedge::HedgeAfter;
 
 /// The whole file.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -248,6 +249,11 @@ pub struct PolicySection {
     pub circuit_open_ms: Option<u64>,
     /// How the first target is chosen: `ordered` or `weighted`.
     pub load_balance: Option<LoadBalance>,
+    /// Start the next target in parallel when no first token came after this long (a number
+    /// of milliseconds, or `"auto"`); absent: no hedging.
+    pub hedge_after_ms: Option<HedgeAfter>,
+    /// The shortest delay `"auto"` hedging waits.
+    pub hedge_min_ms: Option<u64>,
 }
 
 /// How a chain picks the target it tries first.

@@ -263,3 +263,46 @@ max_label_values = 0
     assert_eq!(good.metrics.metadata_labels, ["use_case", "language"]);
     assert_eq!(good.metrics.max_label_values, 50);
 }
+
+#[test]
+fn hedge_after_ms_takes_milliseconds_or_auto_and_says_what_else_it_wants() {
+    use switchboard_config::HedgeAfter;
+    let text = r#"
+[providers.openai]
+kind = "openai"
+base_url = "https://api.openai.com/v1"
+
+[defaults]
+hedge_after_ms = "auto"
+
+[models.fixed]
+targets = [{ provider = "openai", model = "a" }]
+hedge_after_ms = 120
+hedge_min_ms = 30
+
+[models.inherits]
+targets = [{ provider = "openai", model = "a" }]
+"#;
+    let config = Config::from_toml_str(text, "sb.toml", &env).unwrap();
+    assert_eq!(
+        config.models["fixed"].policy.hedge_after,
+        Some(HedgeAfter::Fixed(120))
+    );
+    assert_eq!(config.models["fixed"].policy.hedge_min_ms, 30);
+    assert_eq!(
+        config.models["inherits"].policy.hedge_after,
+        Some(HedgeAfter::Auto)
+    );
+    assert_eq!(config.models["inherits"].policy.hedge_min_ms, 50);
+    assert_eq!(config.defaults.hedge_after, Some(HedgeAfter::Auto));
+
+    let bad = text.replace("hedge_after_ms = 120", "hedge_after_ms = \"soon\"");
+    let err = Config::from_toml_str(&bad, "sb.toml", &env)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("hedge_after_ms")
+            && err.contains("\"soon\" is neither a number of milliseconds nor \"auto\""),
+        "{err}"
+    );
+}

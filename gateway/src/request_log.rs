@@ -198,8 +198,13 @@ impl RequestLog {
             attempts,
             skipped,
             warnings: chain_warnings,
+            // The attempts say it (`hedge`, `cancelled`).
+            hedged: _,
         } = std::mem::take(&mut self.chain);
-        let fallback_used = attempts.iter().any(|(position, _)| *position > 0);
+        // A hedge hung up on is not a fallback: the first target served.
+        let fallback_used = attempts
+            .iter()
+            .any(|(position, attempt)| *position > 0 && !attempt.cancelled);
         let identity = std::mem::take(&mut self.identity);
         let mut warnings = std::mem::take(&mut self.warnings);
         warnings.extend(identity.warnings);

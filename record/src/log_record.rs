@@ -47,6 +47,13 @@ pub struct AttemptRecord {
     pub latency: f64,
     /// Seconds from its start to its first content-bearing chunk.
     pub time_to_first_token: Option<f64>,
+    /// Started in parallel with a slow attempt (`hedge_after_ms`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub hedge: bool,
+    /// Stopped because the attempt it raced produced a content token first (its upstream
+    /// connection was closed).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub cancelled: bool,
 }
 
 /// A target the chain passed over without trying it.

@@ -76,6 +76,8 @@ impl AttemptContext<'_> {
             error_message: failure.map(|(_, message)| message.to_owned()),
             latency: clock.started.elapsed().as_secs_f64(),
             time_to_first_token: clock.time_to_first_token().map(|d| d.as_secs_f64()),
+            hedge: false,
+            cancelled: false,
         }
     }
 

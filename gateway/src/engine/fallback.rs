@@ -2,9 +2,9 @@
 //! one attempt succeeds, an error kind that is not retried ends the request, or the budget
 //! runs out.
 //!
-//! Attempts are plain futures made by the caller's closure, so racing two of them (hedging)
-//! is a change inside this loop alone: start the next target's future when the current one
-//! has no first token after a delay and keep the first that succeeds.
+//! Attempts are plain futures made by the caller's closure, so racing two of them (hedging,
+//! [`super::hedge`]) needs nothing else: the next target's future starts beside the current
+//! one when that has no first token after the hedge delay, and the first to succeed wins.
 
 use std::future::Future;
 use std::time::Duration;
@@ -18,6 +18,7 @@ use crate::targets::TargetState;
 use crate::targets::breaker::Admission;
 use crate::telemetry::metadata_labels::SeriesLabels;
 
+use super::hedge::{self, Raced};
 use super::policy::retry_delay;
 
 /// Why one attempt failed, and what it produced anyway (the invalid answer, kept in case
@@ -89,28 +90,53 @@ pub struct ChainNotes {
     pub skipped: Vec<SkippedTarget>,
     /// Things worth knowing (e.g. a chain that failed open).
     pub warnings: Vec<String>,
+    /// A hedge was started (`x-switchboard-hedged`).
+    pub hedged: bool,
+}
+
+/// One run of a chain: the route, the request's series labels, its budget and its kind.
+pub struct Chain<'a> {
+    /// The model's route.
+    pub route: &'a Route,
+    /// The request's metadata label values.
+    pub labels: &'a SeriesLabels,
+    /// When the request's budget runs out.
+    pub budget_end: Instant,
+    /// A stream (hedges wait on first tokens) or a whole answer.
+    pub stream: bool,
 }
 
 /// Runs `attempt` (given a target's index in `route`) over the chain until one wins. Targets
 /// an operator disabled or whose circuit is open are passed over (noted in `notes.skipped`)
-/// unless every target is, and then all are tried anyway (fail open).
-pub async fn run<T, F, Fut>(
-    route: &Route,
-    labels: &SeriesLabels,
-    budget_end: Instant,
-    notes: &mut ChainNotes,
-    mut attempt: F,
-) -> ChainEnd<T>
+/// unless every target is, and then all are tried anyway (fail open). With `hedge_after_ms`,
+/// one attempt per call may be raced by the next target that is up.
+pub async fn run<T, F, Fut>(chain: Chain<'_>, notes: &mut ChainNotes, mut attempt: F) -> ChainEnd<T>
 where
     F: FnMut(usize) -> Fut,
     Fut: Future<Output = Attempted<T>>,
 {
+    let Chain {
+        route,
+        labels,
+        budget_end,
+        stream,
+    } = chain;
     let policy = &route.policy;
+    let settle = Settle {
+        route,
+        labels,
+        stream,
+    };
     let order = order(route);
     let mut last: Option<(Failure<T>, usize)> = None;
     let mut position = 0;
+    // The target a hedge already tried: the chain does not go back to it.
+    let mut hedge_took: Option<usize> = None;
     for fail_open in [false, true] {
-        'targets: for &index in &order {
+        'targets: for (slot, &index) in order.iter().enumerate() {
+            if hedge_took == Some(index) {
+                continue;
+            }
             let target = &route.targets[index];
             let probe = match fail_open {
                 true => false,
@@ -140,18 +166,65 @@ where
             }
             let mut retry = 0;
             loop {
-                let Attempted { result, record } = attempt(index).await;
+                // At most one hedge per call, never on a probe, never with a failed-open chain.
+                let hedge_after = (hedge_took.is_none() && !fail_open && !is_probe)
+                    .then(|| hedge::delay(policy, target, stream))
+                    .flatten();
+                let raced = match hedge_after {
+                    None => Raced::Alone(attempt(index).await),
+                    Some(after) => {
+                        let partner = || {
+                            order[slot + 1..]
+                                .iter()
+                                .copied()
+                                .find(|&i| i != index && route.targets[i].state.is_up())
+                        };
+                        hedge::race(&mut attempt, index, after, partner).await
+                    }
+                };
+                let Attempted { result, record } = match raced {
+                    Raced::Alone(attempted) => attempted,
+                    Raced::Hedged {
+                        first,
+                        second,
+                        partner,
+                        started,
+                    } => {
+                        notes.hedged = true;
+                        hedge_took = Some(partner);
+                        let raced = RacedPair {
+                            index,
+                            partner,
+                            position,
+                            started,
+                        };
+                        match settle.race(raced, first, second, &mut probe, notes) {
+                            Ok((value, target_index)) => {
+                                return ChainEnd::Won {
+                                    value,
+                                    target_index,
+                                };
+                            }
+                            Err((failure, failed_index)) => {
+                                position += 1;
+                                let next =
+                                    policy.retries_on(failure.kind) || failure.untranslatable;
+                                last = Some((failure, failed_index));
+                                if next {
+                                    break;
+                                }
+                                break 'targets;
+                            }
+                        }
+                    }
+                };
                 let ttft = record.time_to_first_token.map(Duration::from_secs_f64);
+                let latency = Duration::from_secs_f64(record.latency);
                 notes.attempts.push((position, record));
                 let failure = match result {
                     Ok(value) => {
                         probe.disarm();
-                        target.state.record(
-                            false,
-                            ttft,
-                            policy.circuit_failures,
-                            policy.circuit_open(),
-                        );
+                        settle.succeeded(index, ttft, latency);
                         return ChainEnd::Won {
                             value,
                             target_index: index,
@@ -159,13 +232,7 @@ where
                     }
                     Err(failure) => failure,
                 };
-                target.metrics.labelled(labels).attempt_failed(failure.kind);
-                if policy.retries_on(failure.kind) && !failure.untranslatable {
-                    probe.disarm();
-                    target
-                        .state
-                        .record(true, ttft, policy.circuit_failures, policy.circuit_open());
-                }
+                settle.failed(index, &failure, ttft, &mut probe);
                 if failure.untranslatable {
                     last = Some((failure, index));
                     break;
@@ -222,6 +289,131 @@ where
             last: Failure::new(ErrorKind::ClientError, None, "no targets".to_owned()),
             target_index: 0,
         },
+    }
+}
+
+/// What a chain tells its targets' breakers, health windows and series about each attempt.
+struct Settle<'a> {
+    route: &'a Route,
+    labels: &'a SeriesLabels,
+    stream: bool,
+}
+
+/// The two attempts of a hedge race.
+struct RacedPair {
+    index: usize,
+    partner: usize,
+    position: usize,
+    started: [Instant; 2],
+}
+
+impl Settle<'_> {
+    fn succeeded(&self, index: usize, ttft: Option<Duration>, latency: Duration) {
+        let policy = &self.route.policy;
+        let state = &self.route.targets[index].state;
+        state.record(false, ttft, policy.circuit_failures, policy.circuit_open());
+        if !self.stream {
+            state.record_answer_time(latency);
+        }
+    }
+
+    fn failed<T>(
+        &self,
+        index: usize,
+        failure: &Failure<T>,
+        ttft: Option<Duration>,
+        probe: &mut ProbeGuard<'_>,
+    ) {
+        let policy = &self.route.policy;
+        let target = &self.route.targets[index];
+        target
+            .metrics
+            .labelled(self.labels)
+            .attempt_failed(failure.kind);
+        if policy.retries_on(failure.kind) && !failure.untranslatable {
+            probe.disarm();
+            target
+                .state
+                .record(true, ttft, policy.circuit_failures, policy.circuit_open());
+        }
+    }
+
+    /// Notes both attempts of a race (the winner's record last, so it is the one the
+    /// response's position header reads) and returns the winner, or the hedge's failure.
+    fn race<T>(
+        &self,
+        pair: RacedPair,
+        first: Option<Attempted<T>>,
+        second: Option<Attempted<T>>,
+        probe: &mut ProbeGuard<'_>,
+        notes: &mut ChainNotes,
+    ) -> Result<(T, usize), (Failure<T>, usize)> {
+        let RacedPair {
+            index,
+            partner,
+            position,
+            started,
+        } = pair;
+        let targets = &self.route.targets;
+        let mut entries = Vec::with_capacity(2);
+        for (slot, (attempted, target_index)) in
+            [(first, index), (second, partner)].into_iter().enumerate()
+        {
+            let hedge = slot == 1;
+            let entry_position = position + slot;
+            let Some(Attempted { result, mut record }) = attempted else {
+                let record = hedge::cancelled(&targets[target_index], started[slot], hedge);
+                entries.push((entry_position, record, None, target_index));
+                continue;
+            };
+            record.hedge = hedge;
+            let ttft = record.time_to_first_token.map(Duration::from_secs_f64);
+            let latency = Duration::from_secs_f64(record.latency);
+            let mut no_probe = ProbeGuard(None);
+            let guard = if slot == 0 {
+                &mut *probe
+            } else {
+                &mut no_probe
+            };
+            match &result {
+                Ok(_) => {
+                    guard.disarm();
+                    self.succeeded(target_index, ttft, latency);
+                }
+                Err(failure) => self.failed(target_index, failure, ttft, guard),
+            }
+            entries.push((entry_position, record, Some(result), target_index));
+        }
+        let hedge_won = matches!(entries[1].2, Some(Ok(_)));
+        targets[partner]
+            .metrics
+            .labelled(self.labels)
+            .hedged(hedge_won);
+        // The winner (or, both failed, the hedge) goes last.
+        let winner_first = matches!(entries[0].2, Some(Ok(_)));
+        if winner_first {
+            entries.swap(0, 1);
+        }
+        let mut outcome = None;
+        for (entry_position, record, result, target_index) in entries {
+            notes.attempts.push((entry_position, record));
+            if let Some(result) = result {
+                outcome = Some((result, target_index));
+            }
+        }
+        match outcome {
+            Some((Ok(value), target_index)) => Ok((value, target_index)),
+            Some((Err(failure), target_index)) => Err((failure, target_index)),
+            // Both ended, so at least one result exists; kept total for the compiler.
+            None => Err((
+                Failure::new(
+                    ErrorKind::Timeout,
+                    None,
+                    "hedge race ended empty".to_owned(),
+                ),
+                partner,
+            )),
+        }
     }
 }
 

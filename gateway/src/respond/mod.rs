@@ -18,7 +18,7 @@ use crate::request_log::{RequestLog, Served};
 use switchboard_record::RequestStatus;
 
 use crate::engine::attempt::{self, AttemptContext, Committed};
-use crate::engine::fallback::{self, ChainEnd, Failure};
+use crate::engine::fallback::{self, Chain, ChainEnd, Failure};
 use crate::engine::json_check::JsonCheck;
 use relay::Relay;
 
@@ -54,16 +54,25 @@ pub async fn serve(
         let buffer = route.policy.stream_json == StreamJson::Buffer
             && route.policy.validate_json
             && check.json_mode();
-        let end = fallback::run(route, &log.labels, budget_end, &mut log.chain, |i| {
+        let chain = Chain {
+            route,
+            labels: &log.labels,
+            budget_end,
+            stream: true,
+        };
+        let end = fallback::run(chain, &mut log.chain, |i| {
             ctx.stream(&route.targets[i], buffer)
         })
         .await;
         stream_response(route, end, log, include_usage, check)
     } else {
-        let end = fallback::run(route, &log.labels, budget_end, &mut log.chain, |i| {
-            ctx.complete(&route.targets[i])
-        })
-        .await;
+        let chain = Chain {
+            route,
+            labels: &log.labels,
+            budget_end,
+            stream: false,
+        };
+        let end = fallback::run(chain, &mut log.chain, |i| ctx.complete(&route.targets[i])).await;
         complete_response(route, end, log)
     }
 }
@@ -261,6 +270,9 @@ fn set_headers(
         .last()
         .map_or(index, |(position, _)| *position);
     headers.insert("x-switchboard-fallback-index", HeaderValue::from(position));
+    if log.chain.hedged {
+        headers.insert("x-switchboard-hedged", HeaderValue::from_static("true"));
+    }
     if let Some(valid) = json_valid {
         headers.insert(
             "x-switchboard-json-valid",

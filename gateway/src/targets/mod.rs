@@ -5,9 +5,10 @@
 
 pub mod breaker;
 pub mod overrides;
+pub mod recent;
 pub mod shared;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
@@ -16,9 +17,7 @@ use tokio::time::Instant;
 
 use breaker::{Admission, Breaker, CircuitState, Transition};
 use overrides::Disabled;
-
-/// How many recent attempts a target's error rate and TTFT p95 are taken over.
-const RECENT: usize = 200;
+use recent::{MIN_SAMPLES, Recent};
 
 /// Why a chain passed a target over (the record's `skipped_targets[].reason`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,12 +55,6 @@ pub struct TargetState {
     breaker: Breaker,
     recent: Mutex<Recent>,
     up: Gauge,
-}
-
-#[derive(Default)]
-struct Recent {
-    failed: VecDeque<bool>,
-    ttft: VecDeque<f64>,
 }
 
 /// The target's state for `GET /api/admin/targets`.
@@ -144,16 +137,28 @@ impl TargetState {
                 .record(failed, circuit_failures, circuit_open, Instant::now());
         self.transitioned(transition);
         let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
-        recent.failed.push_back(failed);
-        if recent.failed.len() > RECENT {
-            recent.failed.pop_front();
-        }
+        recent.push_outcome(failed);
         if let Some(ttft) = ttft {
-            recent.ttft.push_back(ttft.as_secs_f64());
-            if recent.ttft.len() > RECENT {
-                recent.ttft.pop_front();
-            }
+            recent.ttft.push(ttft);
         }
+    }
+
+    /// A non-stream attempt answered in `took` (its first content, for `"auto"` hedging).
+    pub fn record_answer_time(&self, took: Duration) {
+        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        recent.answer.push(took);
+    }
+
+    /// The p95 of this target's recent times to first content (streams: first token;
+    /// non-stream: whole answer); `None` until it has 20 of them.
+    pub fn first_content_p95(&self, stream: bool) -> Option<Duration> {
+        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        let window = if stream {
+            &mut recent.ttft
+        } else {
+            &mut recent.answer
+        };
+        window.p95(MIN_SAMPLES).map(Duration::from_secs_f64)
     }
 
     /// A probe ended without an outcome.
@@ -199,15 +204,10 @@ impl TargetState {
             (None, CircuitState::HalfOpen) => ("half_open", None, None),
             (None, CircuitState::Closed) => ("up", None, None),
         };
-        let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
         let attempts = recent.failed.len();
-        let error_rate = (attempts > 0)
-            .then(|| recent.failed.iter().filter(|f| **f).count() as f64 / attempts as f64);
-        let mut ttfts: Vec<f64> = recent.ttft.iter().copied().collect();
-        ttfts.sort_by(f64::total_cmp);
-        let ttft_p95 = (!ttfts.is_empty()).then(|| {
-            ttfts[((ttfts.len() as f64 * 0.95).ceil() as usize).clamp(1, ttfts.len()) - 1]
-        });
+        let error_rate = recent.error_rate();
+        let ttft_p95 = recent.ttft.p95(1);
         Snapshot {
             state,
             reason,

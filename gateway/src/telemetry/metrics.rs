@@ -92,6 +92,10 @@ fn describe() {
         "Attempts ended by a first-token, stall or total timeout"
     );
     describe_counter!(
+        "switchboard_hedges_total",
+        "Hedges started beside a slow attempt, by whether the hedge won"
+    );
+    describe_counter!(
         "switchboard_invalid_json_total",
         "Outputs that failed the JSON check"
     );

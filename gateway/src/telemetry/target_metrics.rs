@@ -174,6 +174,16 @@ impl TargetMetrics {
         .increment(1);
     }
 
+    /// A hedge on this target ran: it produced content first (`won`) or not.
+    pub fn hedged(&self, won: bool) {
+        let outcome = if won { "won" } else { "lost" };
+        counter!(
+            "switchboard_hedges_total",
+            self.labels(&[("outcome", outcome)])
+        )
+        .increment(1);
+    }
+
     /// An output failed the JSON check.
     pub fn invalid_json(&self) {
         counter!("switchboard_invalid_json_total", self.labels(&[])).increment(1);

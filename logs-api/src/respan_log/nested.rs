@@ -105,5 +105,7 @@ fn attempt(map: Map<String, Value>) -> Result<AttemptRecord, String> {
         error_message: f.string(&["error_message"])?,
         latency: f.non_negative(&["latency"])?.unwrap_or(0.0),
         time_to_first_token: f.non_negative(&["time_to_first_token", "ttft"])?,
+        hedge: f.boolean(&["hedge"])?.unwrap_or(false),
+        cancelled: f.boolean(&["cancelled"])?.unwrap_or(false),
     })
 }
