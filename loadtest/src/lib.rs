@@ -19,6 +19,8 @@
 //! | `retry_after=<secs>` | `Retry-After` on failure responses |
 //! | `ttft_ms=<ms>` | stream: delay before first content; non-stream: delay the response |
 //! | `slow_times=N` | only the first N requests get `ttft_ms` |
+//! | `slow_every=N` | every Nth request waits `slow_ms` instead of `ttft_ms` |
+//! | `slow_ms=<ms>` | the delay of the requests `slow_every` picks |
 //! | `keepalive_ms=<ms>` | stream: `: keep-alive` SSE comments during the ttft wait |
 //! | `chunks=<n>` | content chunks (default 3) |
 //! | `chunk_ms=<ms>` | gap between content chunks |

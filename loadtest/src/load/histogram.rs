@@ -31,6 +31,8 @@ pub struct Summary {
     pub p50: f64,
     /// 90th percentile.
     pub p90: f64,
+    /// 95th percentile.
+    pub p95: f64,
     /// 99th percentile.
     pub p99: f64,
     /// 99.9th percentile.
@@ -42,11 +44,13 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// `{"p50":..,"p90":..,"p99":..,"p99.9":..,"max":..,"mean":..}`, in ms rounded to µs.
+    /// `{"p50":..,"p90":..,"p95":..,"p99":..,"p99.9":..,"max":..,"mean":..}`, in ms rounded
+    /// to µs.
     pub fn to_json(&self) -> Value {
         json!({
             "p50": round_us(self.p50),
             "p90": round_us(self.p90),
+            "p95": round_us(self.p95),
             "p99": round_us(self.p99),
             "p99.9": round_us(self.p99_9),
             "max": round_us(self.max),
@@ -104,6 +108,7 @@ impl LatencyHistogram {
             count: self.inner.len(),
             p50: q(0.50),
             p90: q(0.90),
+            p95: q(0.95),
             p99: q(0.99),
             p99_9: q(0.999),
             max: ms(self.inner.max()),

@@ -82,6 +82,11 @@ pub struct Script {
     pub ttft_ms: u64,
     /// `slow_times=N`: only the first N requests for the model string get `ttft_ms`.
     pub slow_times: Option<u64>,
+    /// `slow_every=N`: every Nth request for the model string (the Nth, 2Nth, ...) waits
+    /// `slow_ms` instead of `ttft_ms`.
+    pub slow_every: Option<u64>,
+    /// `slow_ms=<ms>`: the delay of the requests `slow_every` picks.
+    pub slow_ms: u64,
     /// `keepalive_ms=<ms>`: SSE `: keep-alive` comments during the ttft wait (0 = none).
     pub keepalive_ms: u64,
     /// `chunks=<n>`: number of content chunks (at least 1).
@@ -127,6 +132,8 @@ impl Default for Script {
             retry_after: None,
             ttft_ms: 0,
             slow_times: None,
+            slow_every: None,
+            slow_ms: 0,
             keepalive_ms: 0,
             chunks: DEFAULT_CHUNKS,
             chunk_ms: 0,
@@ -203,6 +210,11 @@ impl Script {
             "retry_after" => self.retry_after = Some(number(name, &value)?),
             "ttft_ms" => self.ttft_ms = number(name, &value)?,
             "slow_times" => self.slow_times = Some(number(name, &value)?),
+            "slow_every" => match number(name, &value)? {
+                0 => return Err(invalid(name, value, "must be at least 1")),
+                n => self.slow_every = Some(n),
+            },
+            "slow_ms" => self.slow_ms = number(name, &value)?,
             "keepalive_ms" => self.keepalive_ms = number(name, &value)?,
             "chunks" => {
                 let n: usize = number(name, &value)?;
@@ -265,6 +277,7 @@ impl Script {
     pub fn is_gated(&self) -> bool {
         self.fail.is_some() && self.times.is_some()
             || self.slow_times.is_some()
+            || self.slow_every.is_some()
             || self.json_times.is_some()
             || self.stall_times.is_some()
             || self.drop_times.is_some()
@@ -278,7 +291,9 @@ impl Script {
         let fail = self
             .fail
             .filter(|_| open(self.times) && drawn(self.fail_rate));
-        let ttft_ms = if open(self.slow_times) {
+        let ttft_ms = if self.slow_every.is_some_and(|n| ordinal % n == 0) {
+            self.slow_ms
+        } else if open(self.slow_times) {
             self.ttft_ms
         } else {
             0
@@ -364,6 +379,18 @@ fn invalid(name: &str, value: String, reason: &'static str) -> ScriptError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slow_every_picks_every_nth_request() {
+        let script = Script::parse("ttft_ms=20&slow_every=20&slow_ms=3000").unwrap();
+        assert!(script.is_gated());
+        let waits: Vec<u128> = (1..=40).map(|n| script.plan(n).ttft.as_millis()).collect();
+        for (i, wait) in waits.iter().enumerate() {
+            let expected = if (i + 1) % 20 == 0 { 3000 } else { 20 };
+            assert_eq!(*wait, expected, "request {}", i + 1);
+        }
+        assert!(Script::parse("slow_every=0").is_err());
+    }
 
     #[test]
     fn parses_and_layers() {
