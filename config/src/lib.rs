@@ -9,6 +9,7 @@ mod hedge;
 mod interpolate;
 mod known_keys;
 mod load;
+mod prefill;
 pub mod redact;
 mod resolved;
 pub mod schema;
@@ -18,8 +19,9 @@ pub use error::{ConfigError, Problem};
 pub use error_kind::ErrorKind;
 pub use hedge::HedgeAfter;
 pub use load::{EMBEDDED_DEFAULT, EMBEDDED_ORIGIN, process_env};
+pub use prefill::Prefill;
 pub use resolved::{Config, ModelRoute, Policy};
 pub use schema::{
-    LoadBalance, LoggingConfig, MetricsConfig, ProviderConfig, ProviderKind, ServerConfig,
-    StreamJson, Target,
+    LoadBalance, LoggingConfig, MetricsConfig, MidStream, ProviderConfig, ProviderKind,
+    ServerConfig, StreamJson, Target,
 };

@@ -4,10 +4,10 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::schema::{
-    LoadBalance, LoggingConfig, MetricsConfig, PolicySection, ProviderConfig, ServerConfig,
-    StreamJson, Target,
+    LoadBalance, LoggingConfig, MetricsConfig, MidStream, PolicySection, ProviderConfig,
+    ProviderKind, ServerConfig, StreamJson, Target,
 };
-use crate::{ErrorKind, HedgeAfter};
+use crate::{ErrorKind, HedgeAfter, Prefill};
 
 /// A loaded, valid configuration.
 #[derive(Debug, Clone)]
@@ -68,6 +68,8 @@ pub struct Policy {
     pub hedge_after: Option<HedgeAfter>,
     /// The shortest delay `"auto"` hedging waits.
     pub hedge_min_ms: u64,
+    /// What a stream that fails after its first token does.
+    pub mid_stream: MidStream,
 }
 
 impl Default for Policy {
@@ -88,7 +90,22 @@ impl Default for Policy {
             load_balance: LoadBalance::Ordered,
             hedge_after: None,
             hedge_min_ms: 50,
+            mid_stream: MidStream::Error,
         }
+    }
+}
+
+impl Config {
+    /// How a target of `provider` continues another target's text: the target's `own`
+    /// `prefill`, else its provider's, else the provider kind's default (`true` for
+    /// Anthropic, `false` for the other kinds).
+    pub fn prefill_of(&self, provider: &str, own: Option<Prefill>) -> Prefill {
+        let provider = self.providers.get(provider);
+        own.or_else(|| provider.and_then(|p| p.prefill))
+            .unwrap_or(match provider.map(|p| p.kind) {
+                Some(ProviderKind::Anthropic) => Prefill::Message,
+                _ => Prefill::Off,
+            })
     }
 }
 
@@ -115,6 +132,7 @@ impl Policy {
             load_balance: section.load_balance.unwrap_or(self.load_balance),
             hedge_after: section.hedge_after_ms.or(self.hedge_after),
             hedge_min_ms: section.hedge_min_ms.unwrap_or(self.hedge_min_ms),
+            mid_stream: section.mid_stream.unwrap_or(self.mid_stream),
         }
     }
 

@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use crate::ErrorKind;
 use crate::hedge::HedgeAfter;
+use crate::prefill::Prefill;
 
 /// The whole file.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -189,6 +190,10 @@ pub struct ProviderConfig {
     /// Anthropic: `max_tokens` sent when the client sent none.
     #[serde(default)]
     pub default_max_tokens: Option<u32>,
+    /// How this provider continues another target's text (`mid_stream = "continue"`):
+    /// default `true` for `anthropic`, `false` for the other kinds.
+    #[serde(default)]
+    pub prefill: Option<Prefill>,
 }
 
 impl std::fmt::Debug for ProviderConfig {
@@ -201,6 +206,7 @@ impl std::fmt::Debug for ProviderConfig {
             .field("headers", &self.headers.keys().collect::<Vec<_>>())
             .field("api_version", &self.api_version)
             .field("default_max_tokens", &self.default_max_tokens)
+            .field("prefill", &self.prefill)
             .finish()
     }
 }
@@ -254,6 +260,21 @@ pub struct PolicySection {
     pub hedge_after_ms: Option<HedgeAfter>,
     /// The shortest delay `"auto"` hedging waits.
     pub hedge_min_ms: Option<u64>,
+    /// A stream that fails after its first token: `error` (an error event) or `continue`
+    /// (the next target able to continue finishes the answer).
+    pub mid_stream: Option<MidStream>,
+}
+
+/// What a stream that fails after its first token does (`mid_stream`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MidStream {
+    /// One SSE error event, no `[DONE]`.
+    #[default]
+    Error,
+    /// The text so far goes to the next target able to continue it, and its chunks join the
+    /// same client stream.
+    Continue,
 }
 
 /// How a chain picks the target it tries first.
@@ -285,4 +306,7 @@ pub struct Target {
     /// Share of first tries under `load_balance = "weighted"` (default 1).
     #[serde(default)]
     pub weight: Option<u32>,
+    /// This target's own `prefill` (over its provider's): some models refuse prefills.
+    #[serde(default)]
+    pub prefill: Option<Prefill>,
 }

@@ -306,3 +306,52 @@ targets = [{ provider = "openai", model = "a" }]
         "{err}"
     );
 }
+
+#[test]
+fn prefill_defaults_by_provider_kind_and_is_overridden_per_provider_and_per_target() {
+    use switchboard_config::{MidStream, Prefill};
+    let text = r#"
+[providers.openai]
+kind = "openai"
+base_url = "https://api.openai.com/v1"
+
+[providers.anthropic]
+kind = "anthropic"
+base_url = "https://api.anthropic.com"
+
+[providers.deepseek]
+kind = "openai"
+base_url = "https://api.deepseek.com/beta"
+prefill = "prefix"
+
+[models.voice]
+targets = [{ provider = "openai", model = "a" }, { provider = "anthropic", model = "claude-new", prefill = false }]
+mid_stream = "continue"
+"#;
+    let config = Config::from_toml_str(text, "sb.toml", &env).unwrap();
+    assert_eq!(
+        config.models["voice"].policy.mid_stream,
+        MidStream::Continue
+    );
+    assert_eq!(config.defaults.mid_stream, MidStream::Error);
+    assert_eq!(config.prefill_of("openai", None), Prefill::Off);
+    assert_eq!(config.prefill_of("anthropic", None), Prefill::Message);
+    assert_eq!(config.prefill_of("deepseek", None), Prefill::PrefixFlag);
+    let claude_new = &config.models["voice"].targets[1];
+    assert_eq!(
+        config.prefill_of(&claude_new.provider, claude_new.prefill),
+        Prefill::Off
+    );
+    let bad = text.replace("prefill = \"prefix\"", "prefill = \"yes\"");
+    let err = Config::from_toml_str(&bad, "sb.toml", &env)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("providers.deepseek.prefill") || err.contains("prefill"),
+        "{err}"
+    );
+    assert!(
+        err.contains("use true, false, \"vllm\" or \"prefix\""),
+        "{err}"
+    );
+}

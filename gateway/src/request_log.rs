@@ -101,6 +101,8 @@ pub struct RequestLog {
     pub warnings: Vec<String>,
     /// The status already sent to the client (streams), if any.
     pub status_sent: Option<u16>,
+    /// Another target finished the stream (`mid_stream = "continue"`).
+    pub continued: bool,
     submitted: bool,
 }
 
@@ -131,6 +133,7 @@ impl RequestLog {
             json_valid: None,
             warnings: Vec::new(),
             status_sent: None,
+            continued: false,
             submitted: false,
         }
     }
@@ -244,6 +247,7 @@ impl RequestLog {
             span_name: identity.span_name,
             retries: attempts.len().saturating_sub(1) as u32,
             fallback_used,
+            continued: self.continued,
             json_valid: self.json_valid,
             attempts: attempts.into_iter().map(|(_, a)| a).collect(),
             skipped_targets: skipped,

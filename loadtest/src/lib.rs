@@ -36,7 +36,12 @@
 //! | `args=<json>` | the tool call's arguments (default `{"city":"Paris"}`) |
 //! | `parallel_tools=<n>` | n identical tool calls |
 //! | `error_event=<type>` | Anthropic stream: an `error` event of that type after the first content delta, then the end |
+//! | `refuse_prefill=true` | a request ending with an assistant message (a prefill) gets a 400 |
 //! | `pings=<n>` | Anthropic stream: n `ping` events (default 1) spread over the ttft wait |
+//!
+//! A request that ends with an assistant message (a prefill) is continued: when the scripted
+//! text begins with that message's text, the answer is the rest of it, as a model picking up
+//! mid-sentence would answer.
 //!
 //! On the Anthropic endpoint `chunks`, `chunk_ms`, `stall_after` and
 //! `drop_after` count content deltas (`text_delta` / `input_json_delta`).

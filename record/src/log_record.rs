@@ -54,6 +54,9 @@ pub struct AttemptRecord {
     /// connection was closed).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub cancelled: bool,
+    /// Asked to continue the text a failed stream had sent (`mid_stream = "continue"`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub continuation: bool,
 }
 
 /// A target the chain passed over without trying it.
@@ -128,6 +131,10 @@ pub struct LogRecord {
     pub retries: u32,
     /// A target other than the first was tried.
     pub fallback_used: bool,
+    /// A stream that failed after its first token was finished by another target
+    /// (`mid_stream = "continue"`): `output` is the whole answer.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub continued: bool,
     /// The JSON check's verdict, where JSON was checked.
     pub json_valid: Option<bool>,
     /// Every upstream attempt, in order.

@@ -78,6 +78,7 @@ impl AttemptContext<'_> {
             time_to_first_token: clock.time_to_first_token().map(|d| d.as_secs_f64()),
             hedge: false,
             cancelled: false,
+            continuation: false,
         }
     }
 

@@ -117,5 +117,6 @@ pub fn cancelled(target: &RouteTarget, started: Instant, hedge: bool) -> Attempt
         time_to_first_token: None,
         hedge,
         cancelled: true,
+        continuation: false,
     }
 }

@@ -102,6 +102,11 @@ impl AttemptClock {
         }
     }
 
+    /// When the last content-bearing chunk arrived, if any.
+    pub fn last_content(&self) -> Option<Instant> {
+        self.last_content
+    }
+
     /// Seconds from the attempt's start to its first content, if any.
     pub fn time_to_first_token(&self) -> Option<Duration> {
         self.first_content.map(|t| t.duration_since(self.started))

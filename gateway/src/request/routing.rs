@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use switchboard_config::{Config, Policy, Target};
+use switchboard_config::{Config, Policy, Prefill, Target};
 use switchboard_providers::{Provider, Providers};
 
 use crate::targets::{TargetState, TargetStates};
@@ -25,6 +25,8 @@ pub struct RouteTarget {
     pub metrics: Arc<TargetMetrics>,
     /// Its overrides, breaker and recent health (shared with every chain that uses it).
     pub state: Arc<TargetState>,
+    /// How it continues another target's text (`mid_stream = "continue"`).
+    pub prefill: Prefill,
 }
 
 /// A model's chain and policy.
@@ -47,6 +49,8 @@ pub struct Routes {
     passthrough: Mutex<HashMap<String, Arc<Route>>>,
     max_passthrough: usize,
     states: Arc<TargetStates>,
+    /// Each provider's own `prefill` (for `provider/model` routes).
+    provider_prefill: HashMap<String, Prefill>,
 }
 
 impl Routes {
@@ -62,7 +66,8 @@ impl Routes {
                     // Validation guarantees every target names a configured provider.
                     providers.get(&t.provider).map(|p| {
                         let state = states.target(&t.provider, &t.model);
-                        route_target(p, t.clone(), &label, state)
+                        let prefill = config.prefill_of(&t.provider, t.prefill);
+                        route_target(p, t.clone(), &label, state, prefill)
                     })
                 })
                 .collect();
@@ -81,6 +86,11 @@ impl Routes {
             passthrough: Mutex::new(HashMap::new()),
             max_passthrough: config.metrics.max_passthrough_models,
             states,
+            provider_prefill: config
+                .providers
+                .keys()
+                .map(|name| (name.clone(), config.prefill_of(name, None)))
+                .collect(),
         }
     }
 
@@ -110,7 +120,13 @@ impl Routes {
             input_cost_per_mtok: None,
             output_cost_per_mtok: None,
             weight: None,
+            prefill: None,
         };
+        let prefill = self
+            .provider_prefill
+            .get(provider_name)
+            .copied()
+            .unwrap_or(Prefill::Off);
         // Past the cap a target keeps no state of its own (its provider's override applies).
         let state = if own_label {
             self.states.target(provider_name, provider_model)
@@ -118,7 +134,7 @@ impl Routes {
             self.states.transient(provider_name, provider_model)
         };
         let route = Arc::new(Route {
-            targets: vec![route_target(provider, target, &label, state)],
+            targets: vec![route_target(provider, target, &label, state, prefill)],
             policy: self.defaults.clone(),
             unserved: Arc::new(TargetMetrics::new(label, Arc::from(""))),
         });
@@ -142,10 +158,12 @@ fn route_target(
     target: Target,
     label: &Arc<str>,
     state: Arc<TargetState>,
+    prefill: Prefill,
 ) -> RouteTarget {
     RouteTarget {
         provider: provider.clone(),
         state,
+        prefill,
         metrics: Arc::new(TargetMetrics::new(
             label.clone(),
             Arc::from(target.provider.as_str()),

@@ -2,11 +2,14 @@
 //! response (a whole body, a stream handed to the [`relay`], or an error), with the
 //! `x-switchboard-*` headers.
 
+pub mod continuation;
 pub mod relay;
 
 use http::{HeaderValue, Response, StatusCode};
 use serde_json::Value;
-use switchboard_config::StreamJson;
+use std::sync::Arc;
+
+use switchboard_config::{MidStream, StreamJson};
 use tokio::time::Instant;
 
 use crate::http::body::{self, ResponseBody};
@@ -20,6 +23,7 @@ use switchboard_record::RequestStatus;
 use crate::engine::attempt::{self, AttemptContext, Committed};
 use crate::engine::fallback::{self, Chain, ChainEnd, Failure};
 use crate::engine::json_check::JsonCheck;
+use continuation::{ChunkIdentity, Continuation};
 use relay::Relay;
 
 /// How many SSE frames may wait for a slow client before the relay pauses.
@@ -27,8 +31,8 @@ const STREAM_BUFFER: usize = 64;
 
 /// Serves a chat request over `route`, writing its record to `log`.
 pub async fn serve(
-    live: &Live,
-    route: &Route,
+    live: &Arc<Live>,
+    route: &Arc<Route>,
     request: ChatRequest,
     mut log: RequestLog,
 ) -> Response<ResponseBody> {
@@ -64,7 +68,12 @@ pub async fn serve(
             ctx.stream(&route.targets[i], buffer)
         })
         .await;
-        stream_response(route, end, log, include_usage, check)
+        let continuation = (route.policy.mid_stream == MidStream::Continue).then(|| Continuing {
+            live: live.clone(),
+            route: route.clone(),
+            budget_end,
+        });
+        stream_response(route, end, log, include_usage, check, continuation)
     } else {
         let chain = Chain {
             route,
@@ -166,12 +175,20 @@ fn complete_response(
     response
 }
 
+/// What a stream needs to continue on another target (`mid_stream = "continue"`).
+struct Continuing {
+    live: Arc<Live>,
+    route: Arc<Route>,
+    budget_end: Instant,
+}
+
 fn stream_response(
     route: &Route,
     end: ChainEnd<Committed>,
     mut log: RequestLog,
     include_usage: bool,
     check: JsonCheck,
+    continuing: Option<Continuing>,
 ) -> Response<ResponseBody> {
     let (committed, index) = match to_serve(end, &mut log) {
         Ok(serve) => serve,
@@ -198,6 +215,19 @@ fn stream_response(
     );
     log.served = Some(served);
     log.status_sent = Some(200);
+    let continuation = continuing.and_then(|c| {
+        let identity = ChunkIdentity::from_chunk(&committed.held.first()?.data)?;
+        let mut tried = vec![false; c.route.targets.len()];
+        tried[index] = true;
+        Some(Continuation {
+            tried,
+            live: c.live,
+            route: c.route,
+            serving: index,
+            budget_end: c.budget_end,
+            identity,
+        })
+    });
     let relay = Relay {
         committed,
         tx,
@@ -205,6 +235,7 @@ fn stream_response(
         include_usage,
         check,
         validate_json: route.policy.validate_json,
+        continuation,
     };
     tokio::spawn(relay.run());
     response

@@ -1,8 +1,8 @@
 //! After commit: relays the rest of the winning stream to the client, timing each gap, and
-//! ends it with `[DONE]`, or with one error event when the provider fails mid-stream.
-//!
-//! A provider that stalls after the first byte ends the stream here today; continuing it on
-//! the next target (sending the text so far as an assistant prefix) belongs in this loop.
+//! ends it with `[DONE]`, or with one error event when the provider fails mid-stream, unless
+//! `mid_stream = "continue"` finds another target to finish the answer ([`super::continuation`]).
+
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -15,8 +15,11 @@ use crate::http::sse;
 use crate::request_log::RequestLog;
 use switchboard_record::RequestStatus;
 
-use crate::engine::attempt::Committed;
+use crate::engine::attempt::{AttemptContext, Committed};
+use crate::engine::fallback::Attempted;
 use crate::engine::json_check::JsonCheck;
+
+use super::continuation::{ChunkIdentity, Continuation, drop_repeated_whitespace, request_body};
 
 /// Everything the relay needs after the response head went out.
 pub struct Relay {
@@ -32,6 +35,20 @@ pub struct Relay {
     pub check: JsonCheck,
     /// `validate_json` of the policy.
     pub validate_json: bool,
+    /// Set with `mid_stream = "continue"`: what a continuation needs.
+    pub continuation: Option<Continuation>,
+}
+
+/// The relay's own bookkeeping across a continuation.
+#[derive(Default)]
+struct Progress {
+    /// The index in the record's attempts of the attempt being relayed.
+    attempt: Option<usize>,
+    /// Continuation chunks are rewritten to the client stream's identity.
+    rewrite: Option<ChunkIdentity>,
+    /// The longest gap between content over the attempts relayed before this one, and across
+    /// each switch from one to the next.
+    max_stall: Duration,
 }
 
 enum End {
@@ -43,7 +60,21 @@ enum End {
 impl Relay {
     /// Runs to the end of the stream (or of the client).
     pub async fn run(mut self) {
-        let end = self.pump().await;
+        let mut progress = Progress {
+            attempt: self.log.chain.attempts.len().checked_sub(1),
+            ..Progress::default()
+        };
+        let mut end = self.pump(&mut progress).await;
+        // With `mid_stream = "continue"` every mid-stream failure is settled there.
+        let mut settled = false;
+        if let End::Failed(kind, message) = &end
+            && self.continuation.is_some()
+        {
+            end = self
+                .continue_after(*kind, message.clone(), &mut progress)
+                .await;
+            settled = true;
+        }
         let Relay {
             committed,
             tx,
@@ -58,10 +89,12 @@ impl Relay {
             json_valid,
             ..
         } = committed;
-        log.max_stall = clock.first_content.map(|_| clock.max_stall);
+        log.max_stall = clock
+            .first_content
+            .map(|_| clock.max_stall.max(progress.max_stall));
         log.usage = output.usage;
         log.json_valid = json_valid;
-        if let Some((_, attempt)) = log.chain.attempts.last_mut() {
+        if let Some((_, attempt)) = progress.attempt.and_then(|i| log.chain.attempts.get_mut(i)) {
             attempt.latency = clock.started.elapsed().as_secs_f64();
         }
         match end {
@@ -84,10 +117,12 @@ impl Relay {
                 }
             }
             End::Failed(kind, message) => {
-                log.metrics.attempt_failed(kind);
-                if let Some((_, attempt)) = log.chain.attempts.last_mut() {
-                    attempt.error_kind = Some(kind);
-                    attempt.error_message = Some(message.clone());
+                if !settled {
+                    log.metrics.attempt_failed(kind);
+                    if let Some((_, attempt)) = log.chain.attempts.last_mut() {
+                        attempt.error_kind = Some(kind);
+                        attempt.error_message = Some(message.clone());
+                    }
                 }
                 log.output = Some(output.message());
                 let text = format!("The upstream stream failed after it started: {message}");
@@ -101,9 +136,9 @@ impl Relay {
         }
     }
 
-    async fn pump(&mut self) -> End {
+    async fn pump(&mut self, progress: &mut Progress) -> End {
         for chunk in std::mem::take(&mut self.committed.held) {
-            if !send_chunk(&self.tx, self.include_usage, &chunk).await {
+            if !send_chunk(&self.tx, self.include_usage, &chunk, progress).await {
                 return End::ClientGone;
             }
         }
@@ -128,21 +163,157 @@ impl Relay {
             }
             self.committed.output.push(&chunk.info);
             let sent_at = Instant::now();
-            if !send_chunk(&self.tx, self.include_usage, &chunk).await {
+            if !send_chunk(&self.tx, self.include_usage, &chunk, progress).await {
                 return End::ClientGone;
             }
             self.committed.clock.exclude(sent_at.elapsed());
         }
     }
+
+    /// After the relayed stream failed with `kind`: asks the next target able to continue to
+    /// go on from the text sent so far and relays it, as often as targets are left; the end
+    /// of the last one relayed, or the real failure when no target could continue.
+    async fn continue_after(
+        &mut self,
+        kind: ErrorKind,
+        message: String,
+        progress: &mut Progress,
+    ) -> End {
+        let Some(mut next) = self.continuation.take() else {
+            return End::Failed(kind, message);
+        };
+        let mut failure = (kind, message);
+        loop {
+            self.settle_failure(&next, progress, &failure);
+            let policy = &next.route.policy;
+            let so_far = self.committed.output.content().unwrap_or("");
+            let text = so_far.trim_end().to_owned();
+            let ended_in_space = so_far.len() > text.len();
+            let in_tool_call = self.committed.output.tool_calls().next().is_some();
+            if !policy.retries_on(failure.0) || in_tool_call || text.is_empty() {
+                return End::Failed(failure.0, failure.1);
+            }
+            let Some(body) = self.log.body.as_ref() else {
+                return End::Failed(failure.0, failure.1);
+            };
+            // Asks each candidate in turn until one speaks.
+            let committed = loop {
+                if Instant::now() >= next.budget_end {
+                    return End::Failed(failure.0, failure.1);
+                }
+                let Some(index) = next.next_candidate() else {
+                    return End::Failed(failure.0, failure.1);
+                };
+                let route = next.route.clone();
+                let target = &route.targets[index];
+                let body = request_body(body, &text, target.prefill);
+                let ctx = AttemptContext {
+                    body: &body,
+                    policy: &route.policy,
+                    budget_end: next.budget_end,
+                    check: &self.check,
+                    redactor: &next.live.redactor,
+                };
+                let Attempted { result, mut record } = ctx.stream(target, false).await;
+                record.continuation = true;
+                let position = self.log.chain.attempts.last().map_or(0, |(p, _)| p + 1);
+                self.log.chain.attempts.push((position, record));
+                match result {
+                    Ok(committed) => {
+                        next.route.targets[next.serving]
+                            .metrics
+                            .labelled(&self.log.labels)
+                            .continued_on(&target.metrics, failure.0);
+                        break (index, committed);
+                    }
+                    Err(refused) => {
+                        target
+                            .metrics
+                            .labelled(&self.log.labels)
+                            .attempt_failed(refused.kind);
+                        // A 4xx to a continuation is a refusal of the prefill: not again.
+                        if refused.kind == ErrorKind::ClientError {
+                            target.state.mark_refuses_prefill();
+                        }
+                    }
+                }
+            };
+            let (index, committed) = committed;
+            self.log.continued = true;
+            next.serving = index;
+            progress.attempt = Some(self.log.chain.attempts.len() - 1);
+            let before = &self.committed.clock;
+            let switch_gap = match (before.last_content(), committed.clock.first_content) {
+                (Some(last), Some(first)) => first.saturating_duration_since(last),
+                _ => Duration::ZERO,
+            };
+            progress.max_stall = progress.max_stall.max(before.max_stall).max(switch_gap);
+            let Committed {
+                stream,
+                mut held,
+                clock,
+                ..
+            } = committed;
+            if ended_in_space {
+                drop_repeated_whitespace(&mut held);
+            }
+            for chunk in &held {
+                self.committed.output.push(&chunk.info);
+            }
+            self.committed.stream = stream;
+            self.committed.held = held;
+            self.committed.clock = clock;
+            progress.rewrite = Some(next.identity.clone());
+            match self.pump(progress).await {
+                End::Failed(kind, message) => failure = (kind, message),
+                other => return other,
+            }
+        }
+    }
+
+    /// Marks the relayed attempt as failed mid-stream with `failure` and counts it.
+    fn settle_failure(
+        &mut self,
+        next: &Continuation,
+        progress: &Progress,
+        failure: &(ErrorKind, String),
+    ) {
+        let (kind, message) = failure;
+        next.route.targets[next.serving]
+            .metrics
+            .labelled(&self.log.labels)
+            .attempt_failed(*kind);
+        if let Some((_, attempt)) = progress
+            .attempt
+            .and_then(|i| self.log.chain.attempts.get_mut(i))
+        {
+            attempt.error_kind = Some(*kind);
+            attempt.error_message = Some(message.clone());
+            attempt.latency = self.committed.clock.started.elapsed().as_secs_f64();
+        }
+    }
 }
 
-/// Sends one chunk (the usage chunk only when the client asked); false when the client left.
-async fn send_chunk(tx: &Sender<Bytes>, include_usage: bool, chunk: &StreamChunk) -> bool {
+/// Sends one chunk (the usage chunk only when the client asked; a continuation's chunks in
+/// the client stream's name); false when the client left.
+async fn send_chunk(
+    tx: &Sender<Bytes>,
+    include_usage: bool,
+    chunk: &StreamChunk,
+    progress: &Progress,
+) -> bool {
     let usage_only = chunk.info.no_choices && chunk.info.usage.is_some();
     if usage_only && !include_usage {
         return true;
     }
-    tx.send(sse::event(&chunk.data)).await.is_ok()
+    let data = match &progress.rewrite {
+        None => chunk.data.clone(),
+        Some(identity) => match identity.rewrite(&chunk.data) {
+            Some(data) => data,
+            None => return true,
+        },
+    };
+    tx.send(sse::event(&data)).await.is_ok()
 }
 
 fn gone() -> String {

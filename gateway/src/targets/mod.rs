@@ -9,6 +9,7 @@ pub mod recent;
 pub mod shared;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
@@ -55,6 +56,8 @@ pub struct TargetState {
     breaker: Breaker,
     recent: Mutex<Recent>,
     up: Gauge,
+    /// It answered a continuation (a prefill) with a refusal: never asked again.
+    refuses_prefill: AtomicBool,
 }
 
 /// The target's state for `GET /api/admin/targets`.
@@ -86,6 +89,7 @@ impl TargetState {
             breaker: Breaker::default(),
             recent: Mutex::new(Recent::default()),
             up,
+            refuses_prefill: AtomicBool::new(false),
         }
     }
 
@@ -159,6 +163,22 @@ impl TargetState {
             &mut recent.answer
         };
         window.p95(MIN_SAMPLES).map(Duration::from_secs_f64)
+    }
+
+    /// True once this target refused a continuation's prefill.
+    pub fn refuses_prefill(&self) -> bool {
+        self.refuses_prefill.load(Ordering::Relaxed)
+    }
+
+    /// This target refused a prefill: continuations pass it over for the process's life.
+    pub fn mark_refuses_prefill(&self) {
+        if !self.refuses_prefill.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                "{}/{} refused a continuation prefill: it will not be asked to continue again",
+                self.provider,
+                self.model
+            );
+        }
     }
 
     /// A probe ended without an outcome.

@@ -92,6 +92,10 @@ fn describe() {
         "Attempts ended by a first-token, stall or total timeout"
     );
     describe_counter!(
+        "switchboard_continuations_total",
+        "Streams that failed after their first token and were finished by another target"
+    );
+    describe_counter!(
         "switchboard_hedges_total",
         "Hedges started beside a slow attempt, by whether the hedge won"
     );

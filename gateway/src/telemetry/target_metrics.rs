@@ -174,6 +174,19 @@ impl TargetMetrics {
         .increment(1);
     }
 
+    /// A stream of this target that failed with `reason` after its first token was finished
+    /// by `next`.
+    pub fn continued_on(&self, next: &TargetMetrics, reason: ErrorKind) {
+        let labels = self.labels_with(
+            "from_provider",
+            &[
+                ("to_provider", next.provider.clone()),
+                ("reason", Arc::from(reason.as_str())),
+            ],
+        );
+        counter!("switchboard_continuations_total", labels).increment(1);
+    }
+
     /// A hedge on this target ran: it produced content first (`won`) or not.
     pub fn hedged(&self, won: bool) {
         let outcome = if won { "won" } else { "lost" };

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::mock::anthropic::{self, EventWriter};
 use crate::mock::anthropic_stream::{self, MessagesJob};
+use crate::mock::prefill;
 use crate::mock::router::{Shared, json_response, plan_for};
 use crate::mock::script::Script;
 use crate::mock::stream::{self, Body};
@@ -24,12 +25,20 @@ pub(crate) async fn messages(
         return invalid_request(&message);
     }
     let (name, _) = Script::split_model(model);
-    let plan = match plan_for(shared, headers, model) {
+    let mut plan = match plan_for(shared, headers, model) {
         Ok(plan) => plan,
         Err(message) => return invalid_request(&message),
     };
     if let Some(status) = plan.fail {
         return failure(status, plan.retry_after);
+    }
+    if let Some(prefix) = prefill::trailing_assistant_text(body) {
+        if plan.refuse_prefill {
+            return invalid_request(
+                "This model does not support assistant message prefill. The conversation must end with a user message.",
+            );
+        }
+        plan.continue_after(&prefix);
     }
 
     let input_tokens = anthropic::input_tokens(body);

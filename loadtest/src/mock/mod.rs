@@ -11,6 +11,7 @@ mod anthropic_stream;
 mod journal;
 mod messages;
 mod openai;
+mod prefill;
 mod router;
 mod script;
 mod server;

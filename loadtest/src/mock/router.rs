@@ -14,6 +14,7 @@ use serde_json::Value;
 use crate::mock::journal::{Journal, ReceivedRequest};
 use crate::mock::messages;
 use crate::mock::openai::{self, ChunkWriter, Usage};
+use crate::mock::prefill;
 use crate::mock::script::{Plan, Script};
 use crate::mock::stream::{self, Body, StreamJob};
 
@@ -102,13 +103,19 @@ async fn chat_completions(
         return bad_request("you must provide a model parameter");
     }
     let (name, _) = Script::split_model(model);
-    let plan = match plan_for(shared, headers, model) {
+    let mut plan = match plan_for(shared, headers, model) {
         Ok(plan) => plan,
         Err(message) => return bad_request(&message),
     };
 
     if let Some(status) = plan.fail {
         return failure(status, plan.retry_after);
+    }
+    if let Some(prefix) = prefill::trailing_assistant_text(body) {
+        if plan.refuse_prefill {
+            return bad_request("This model does not support assistant message prefill.");
+        }
+        plan.continue_after(&prefix);
     }
 
     let streaming = body.get("stream").and_then(Value::as_bool) == Some(true);

@@ -118,6 +118,9 @@ pub struct Script {
     /// `error_event=<type>`: Anthropic streams only: an `event: error` of this type right
     /// after the first content delta, which ends the stream.
     pub error_event: Option<String>,
+    /// `refuse_prefill=true`: a request ending with an assistant message (a prefill) is
+    /// answered 400, as models that do not take prefills answer.
+    pub refuse_prefill: bool,
     /// `pings=<n>`: Anthropic streams only: `ping` events before the first content delta,
     /// spread over the `ttft_ms` wait.
     pub pings: usize,
@@ -149,6 +152,7 @@ impl Default for Script {
             args: DEFAULT_ARGS.to_owned(),
             parallel_tools: 1,
             error_event: None,
+            refuse_prefill: false,
             pings: DEFAULT_PINGS,
         }
     }
@@ -267,6 +271,13 @@ impl Script {
                 self.error_event = Some(value);
             }
             "pings" => self.pings = number(name, &value)?,
+            "refuse_prefill" => {
+                self.refuse_prefill = match value.as_str() {
+                    "" | "true" | "1" => true,
+                    "false" | "0" => false,
+                    _ => return Err(invalid(name, value, "expected true or false")),
+                }
+            }
             _ => return Err(ScriptError::UnknownDirective(name.to_owned())),
         }
         Ok(())
@@ -291,7 +302,7 @@ impl Script {
         let fail = self
             .fail
             .filter(|_| open(self.times) && drawn(self.fail_rate));
-        let ttft_ms = if self.slow_every.is_some_and(|n| ordinal % n == 0) {
+        let ttft_ms = if self.slow_every.is_some_and(|n| ordinal.is_multiple_of(n)) {
             self.slow_ms
         } else if open(self.slow_times) {
             self.ttft_ms
@@ -323,6 +334,7 @@ impl Script {
                 .filter(|_| open(self.stall_times) && drawn(self.stall_rate)),
             drop_after: self.drop_after.filter(|_| open(self.drop_times)),
             error_event: self.error_event.clone(),
+            refuse_prefill: self.refuse_prefill,
             pings: self.pings,
         }
     }
@@ -341,6 +353,7 @@ pub(crate) struct Plan {
     pub stall_after: Option<usize>,
     pub drop_after: Option<usize>,
     pub error_event: Option<String>,
+    pub refuse_prefill: bool,
     pub pings: usize,
 }
 

@@ -107,5 +107,6 @@ fn attempt(map: Map<String, Value>) -> Result<AttemptRecord, String> {
         time_to_first_token: f.non_negative(&["time_to_first_token", "ttft"])?,
         hedge: f.boolean(&["hedge"])?.unwrap_or(false),
         cancelled: f.boolean(&["cancelled"])?.unwrap_or(false),
+        continuation: f.boolean(&["continuation"])?.unwrap_or(false),
     })
 }
