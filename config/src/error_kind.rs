@@ -24,11 +24,17 @@ pub enum ErrorKind {
     InvalidJson,
     /// The provider answered 4xx other than 429 (the request would fail everywhere).
     ClientError,
+    /// The prompt is longer than the model's context (OpenAI `context_length_exceeded`,
+    /// Anthropic's "prompt is too long"): never retried, fallen back from by default.
+    ContextLength,
+    /// The provider's content filter refused the request (OpenAI `content_filter` /
+    /// `content_policy_violation`, Azure's content management policy).
+    ContentFilter,
 }
 
 impl ErrorKind {
     /// Every kind, in the order of SPEC section 4.
-    pub const ALL: [ErrorKind; 8] = [
+    pub const ALL: [ErrorKind; 10] = [
         ErrorKind::ServerError,
         ErrorKind::RateLimited,
         ErrorKind::Connect,
@@ -37,6 +43,8 @@ impl ErrorKind {
         ErrorKind::Stall,
         ErrorKind::InvalidJson,
         ErrorKind::ClientError,
+        ErrorKind::ContextLength,
+        ErrorKind::ContentFilter,
     ];
 
     /// The wire name used in config (`retry_on`), records (`error_kind`) and metric labels.
@@ -50,6 +58,8 @@ impl ErrorKind {
             ErrorKind::Stall => "stall",
             ErrorKind::InvalidJson => "invalid_json",
             ErrorKind::ClientError => "4xx",
+            ErrorKind::ContextLength => "context_length",
+            ErrorKind::ContentFilter => "content_filter",
         }
     }
 
@@ -71,12 +81,34 @@ impl ErrorKind {
         }
     }
 
-    /// The kinds retried and fallen back from when a model does not set `retry_on`.
+    /// The kinds retried on the same target when a policy does not set `retry_on`: those a
+    /// second try may cure (a silent or slow target is left at once instead).
     pub fn default_retry_on() -> Vec<ErrorKind> {
+        vec![
+            ErrorKind::Connect,
+            ErrorKind::ServerError,
+            ErrorKind::RateLimited,
+        ]
+    }
+
+    /// The kinds the chain moves on after when a policy sets neither `fallback_on` nor
+    /// `retry_on`: every kind but a bad request and a content-filter refusal.
+    pub fn default_fallback_on() -> Vec<ErrorKind> {
         ErrorKind::ALL
             .into_iter()
-            .filter(|k| *k != ErrorKind::ClientError)
+            .filter(|k| !matches!(k, ErrorKind::ClientError | ErrorKind::ContentFilter))
             .collect()
+    }
+
+    /// True for kinds a retry on the same target cannot cure, whatever `retry_on` says.
+    pub const fn never_retried(self) -> bool {
+        matches!(self, ErrorKind::ContextLength)
+    }
+
+    /// True for kinds whose retries wait at least the full `backoff_ms` (the provider asked
+    /// for room: a rate limit, an overload).
+    pub const fn backs_off_fully(self) -> bool {
+        matches!(self, ErrorKind::RateLimited | ErrorKind::ServerError)
     }
 }
 

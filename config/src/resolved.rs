@@ -44,8 +44,11 @@ pub struct Policy {
     pub retries: u32,
     /// Backoff before the first retry; doubles per retry, with jitter.
     pub backoff_ms: u64,
-    /// Error kinds that are retried and fallen back from.
+    /// Error kinds retried on the same target.
     pub retry_on: Vec<ErrorKind>,
+    /// Error kinds after which the chain moves on (a kind retried but not here ends the
+    /// request once its retries are spent).
+    pub fallback_on: Vec<ErrorKind>,
     /// Streams: request sent -> first content-bearing chunk.
     pub first_token_timeout_ms: u64,
     /// Streams: longest gap between content-bearing chunks.
@@ -79,6 +82,7 @@ impl Default for Policy {
             retries: 1,
             backoff_ms: 50,
             retry_on: ErrorKind::default_retry_on(),
+            fallback_on: ErrorKind::default_fallback_on(),
             first_token_timeout_ms: 10_000,
             stall_timeout_ms: 10_000,
             timeout_ms: 60_000,
@@ -119,6 +123,13 @@ impl Policy {
                 .retry_on
                 .clone()
                 .unwrap_or_else(|| self.retry_on.clone()),
+            // A section that sets only `retry_on` keeps its older meaning: retried and fallen
+            // back from alike.
+            fallback_on: section
+                .fallback_on
+                .clone()
+                .or_else(|| section.retry_on.clone())
+                .unwrap_or_else(|| self.fallback_on.clone()),
             first_token_timeout_ms: section
                 .first_token_timeout_ms
                 .unwrap_or(self.first_token_timeout_ms),
@@ -136,9 +147,14 @@ impl Policy {
         }
     }
 
-    /// True when errors of `kind` are retried and fallen back from.
+    /// True when an attempt failed with `kind` is tried again on the same target.
     pub fn retries_on(&self, kind: ErrorKind) -> bool {
-        self.retry_on.contains(&kind)
+        !kind.never_retried() && self.retry_on.contains(&kind)
+    }
+
+    /// True when the chain moves to the next target after a failure of `kind`.
+    pub fn falls_back_on(&self, kind: ErrorKind) -> bool {
+        self.fallback_on.contains(&kind)
     }
 
     /// `first_token_timeout_ms` as a duration.

@@ -235,8 +235,11 @@ pub struct PolicySection {
     pub retries: Option<u32>,
     /// Backoff before the first retry; doubles per retry, with jitter.
     pub backoff_ms: Option<u64>,
-    /// Error kinds that are retried and fallen back from.
+    /// Error kinds retried on the same target (and, when `fallback_on` is not set anywhere
+    /// this policy inherits from, fallen back from too).
     pub retry_on: Option<Vec<ErrorKind>>,
+    /// Error kinds after which the chain moves to the next target.
+    pub fallback_on: Option<Vec<ErrorKind>>,
     /// Streams: request sent -> first content-bearing chunk.
     pub first_token_timeout_ms: Option<u64>,
     /// Streams: longest gap between content-bearing chunks.

@@ -17,6 +17,7 @@
 //! | `times=N` | only the first N requests of this model string fail |
 //! | `fail_rate=<0..1>` | only this fraction of requests, drawn at random, fail (with `fail`) |
 //! | `retry_after=<secs>` | `Retry-After` on failure responses |
+//! | `error_code=<code>` | the failure's error code (`context_length_exceeded`, `content_filter`, ...), with the provider's own message for it |
 //! | `ttft_ms=<ms>` | stream: delay before first content; non-stream: delay the response |
 //! | `slow_times=N` | only the first N requests get `ttft_ms` |
 //! | `slow_every=N` | every Nth request waits `slow_ms` instead of `ttft_ms` |
@@ -32,6 +33,7 @@
 //! | `stall_rate=<0..1>` | only this fraction of requests, drawn at random, stall (with `stall_after`) |
 //! | `drop_after=<k>` | stream: cut the body after k chunks; non-stream: cut the body halfway |
 //! | `drop_times=N` | only the first N requests are cut |
+//! | `garbage_after=<k>` | stream: after k chunks, one event whose data is not JSON, then the rest |
 //! | `tool_call=<name>` | answer with a tool call to `<name>` |
 //! | `args=<json>` | the tool call's arguments (default `{"city":"Paris"}`) |
 //! | `parallel_tools=<n>` | n identical tool calls |

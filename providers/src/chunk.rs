@@ -38,6 +38,9 @@ pub struct ChunkInfo {
     pub other_choice_content: bool,
     /// True when the chunk has no choices (the usage chunk, or an error event).
     pub no_choices: bool,
+    /// Not a chunk: an event the decoder could not read and skipped (why); consumers note it
+    /// and pass it over.
+    pub skipped: Option<String>,
 }
 
 impl ChunkInfo {
@@ -109,6 +112,17 @@ pub struct StreamChunk {
 }
 
 impl StreamChunk {
+    /// The marker for an event the decoder skipped because it could not read it.
+    pub fn skipped(why: String) -> StreamChunk {
+        StreamChunk {
+            data: Bytes::new(),
+            info: ChunkInfo {
+                skipped: Some(why),
+                ..ChunkInfo::default()
+            },
+        }
+    }
+
     /// Parses `data` and keeps it as is.
     pub fn from_json(data: Bytes) -> Result<StreamChunk, serde_json::Error> {
         let info = ChunkInfo::parse(&data)?;

@@ -29,6 +29,9 @@ pub enum ProviderError {
         message: String,
         /// The provider's `Retry-After`, when it sent one.
         retry_after: Option<Duration>,
+        /// What the provider's error code or message says beyond the status (a prompt too
+        /// long, a content filter), when it says so.
+        kind: Option<ErrorKind>,
     },
     /// The provider sent an error event in the middle of a stream.
     #[error("error event mid-stream: {message}")]
@@ -47,6 +50,13 @@ pub enum ProviderError {
     /// The provider's answer could not be read (not JSON, not the expected shape).
     #[error("malformed response: {message}")]
     Malformed {
+        /// What was wrong.
+        message: String,
+    },
+    /// One stream event could not be read (not JSON, or not the shape of its type). The
+    /// stream decoders skip such events rather than fail the stream with them.
+    #[error("unreadable stream event: {message}")]
+    UnreadableEvent {
         /// What was wrong.
         message: String,
     },
@@ -97,13 +107,13 @@ impl ProviderError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             ProviderError::Connect { .. } | ProviderError::StreamCut { .. } => ErrorKind::Connect,
-            ProviderError::Status { status, .. } => {
-                ErrorKind::from_status(*status).unwrap_or(ErrorKind::ServerError)
-            }
+            ProviderError::Status { status, kind, .. } => kind
+                .or_else(|| ErrorKind::from_status(*status))
+                .unwrap_or(ErrorKind::ServerError),
             ProviderError::StreamError { kind, .. } => *kind,
-            ProviderError::Malformed { .. } | ProviderError::TooLarge { .. } => {
-                ErrorKind::ServerError
-            }
+            ProviderError::Malformed { .. }
+            | ProviderError::UnreadableEvent { .. }
+            | ProviderError::TooLarge { .. } => ErrorKind::ServerError,
             ProviderError::Translate { .. } => ErrorKind::ClientError,
         }
     }

@@ -172,10 +172,9 @@ where
                 let data = Bytes::from(item.data);
                 let chunk = match StreamChunk::from_json(data) {
                     Ok(chunk) => chunk,
+                    // One unreadable event does not end a healthy stream (SPEC 10.1).
                     Err(e) => {
-                        state.done = true;
-                        let err = stream_error_event(&e, &item.event);
-                        return Some((Err(err), state));
+                        return Some((Ok(StreamChunk::skipped(unreadable(&e, &item.event))), state));
                     }
                 };
                 if chunk.info.finish_reason.is_some() {
@@ -194,15 +193,13 @@ where
     ))
 }
 
-fn stream_error_event(e: &serde_json::Error, event: &str) -> ProviderError {
+fn unreadable(e: &serde_json::Error, event: &str) -> String {
     let suffix = if event.is_empty() || event == "message" {
         String::new()
     } else {
         format!(" (event `{event}`)")
     };
-    ProviderError::Malformed {
-        message: format!("a stream chunk is not valid JSON{suffix}: {e}"),
-    }
+    format!("a stream chunk is not valid JSON{suffix}: {e}")
 }
 
 /// An OpenAI mid-stream error: `{"error": {"message": ...}}` with no choices.

@@ -583,17 +583,21 @@ async fn unknown_events_are_ignored_and_a_clean_early_end_is_a_cut() {
 }
 
 #[tokio::test]
-async fn malformed_event_data_is_malformed() {
+async fn an_unreadable_event_is_skipped_and_the_stream_goes_on() {
     let body = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"model\":\"x\"}}\n\n\
                 event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":\n\n";
     let stream = anthropic_sse(futures_util::stream::iter([Ok::<_, std::io::Error>(
         Bytes::from(body),
     )]));
     let (chunks, err) = drain(stream).await;
-    assert_eq!(chunks.len(), 1);
-    let err = err.unwrap();
-    assert!(matches!(err, ProviderError::Malformed { .. }), "{err}");
-    assert_eq!(err.kind(), ErrorKind::ServerError);
+    assert_eq!(chunks.len(), 2, "the role chunk, then the skip marker");
+    let why = chunks[1].info.skipped.as_deref().unwrap();
+    assert!(why.contains("content_block_delta"), "{why}");
+    // The body then ended without message_stop: that is still a cut.
+    assert!(
+        matches!(err, Some(ProviderError::StreamCut { .. })),
+        "{err:?}"
+    );
 }
 
 async fn json_body(response: reqwest::Response) -> Value {

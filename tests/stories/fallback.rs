@@ -1,5 +1,7 @@
 //! A provider errors, rate-limits or is unreachable: the call is retried and then served by the
 //! next target in the chain, and the response, the record and the counters say what happened.
+//! A silent provider is left at once, a prompt too long for one model goes to the next, and a
+//! content filter's refusal goes back to the caller with the provider's reason.
 
 use std::time::{Duration, Instant};
 
@@ -252,4 +254,100 @@ retry_on = ["429", "timeout"]"#,
     assert_eq!(reply.status, 503);
     assert_eq!(reply.header("x-switchboard-attempts"), Some("1"));
     assert!(mock.requests_for("b").is_empty());
+}
+
+#[tokio::test]
+async fn a_silent_provider_is_left_at_once_even_with_retries() {
+    let mock = mock().await;
+    let gateway = Gateway::start(&two_providers(
+        &mock.base_url(),
+        r#"[models.fb-silent]
+targets = [{ provider = "primary", model = "a?stall_after=0" }, { provider = "backup", model = "b" }]
+retries = 2
+first_token_timeout_ms = 200"#,
+    ))
+    .await;
+    let stream = gateway
+        .client()
+        .stream(&serde_json::json!({"model": "fb-silent", "messages": [{"role": "user", "content": "hi"}]}))
+        .await;
+    assert_eq!(stream.status, 200);
+    assert_eq!(stream.header("x-switchboard-provider"), Some("backup"));
+    assert_eq!(stream.header("x-switchboard-attempts"), Some("2"));
+    assert!(stream.finish().await.done());
+    assert_eq!(
+        mock.requests_for("a").len(),
+        1,
+        "the first-token timeout was paid once, not three times"
+    );
+}
+
+#[tokio::test]
+async fn a_config_that_sets_only_retry_on_keeps_retrying_what_it_lists() {
+    let mock = mock().await;
+    let gateway = Gateway::start(&two_providers(
+        &mock.base_url(),
+        r#"[models.fb-legacy]
+targets = [{ provider = "primary", model = "a?stall_after=0" }, { provider = "backup", model = "b" }]
+retries = 1
+backoff_ms = 1
+first_token_timeout_ms = 150
+retry_on = ["5xx", "first_token_timeout"]"#,
+    ))
+    .await;
+    let stream = gateway
+        .client()
+        .stream(&serde_json::json!({"model": "fb-legacy", "messages": [{"role": "user", "content": "hi"}]}))
+        .await;
+    assert_eq!(stream.header("x-switchboard-provider"), Some("backup"));
+    assert_eq!(stream.header("x-switchboard-attempts"), Some("3"));
+    assert!(stream.finish().await.done());
+    assert_eq!(
+        mock.requests_for("a").len(),
+        2,
+        "retried as its retry_on says"
+    );
+}
+
+#[tokio::test]
+async fn a_prompt_too_long_for_one_model_goes_to_the_larger_one_next() {
+    let mock = mock().await;
+    let gateway = Gateway::start(&two_providers(
+        &mock.base_url(),
+        r#"[models.fb-context]
+targets = [{ provider = "primary", model = "small?fail=400&error_code=context_length_exceeded" }, { provider = "backup", model = "large-context" }]
+retries = 2"#,
+    ))
+    .await;
+    let reply = gateway.client().chat(&ask("fb-context")).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(reply.header("x-switchboard-provider"), Some("backup"));
+    assert_eq!(mock.requests_for("small").len(), 1, "never retried");
+    let record = gateway.records.wait_for(1).await.remove(0);
+    assert_eq!(record["attempts"][0]["error_kind"], "context_length");
+}
+
+#[tokio::test]
+async fn a_content_filter_refusal_goes_back_to_the_caller_with_the_providers_reason() {
+    let mock = mock().await;
+    let gateway = Gateway::start(&two_providers(
+        &mock.base_url(),
+        r#"[models.fb-filter]
+targets = [{ provider = "primary", model = "guarded?fail=400&error_code=content_filter" }, { provider = "backup", model = "b" }]
+retries = 2"#,
+    ))
+    .await;
+    let reply = gateway.client().chat(&ask("fb-filter")).await;
+    assert_eq!(reply.status, 400, "{}", reply.text);
+    let error = &reply.json()["error"];
+    assert_eq!(error["code"], "content_filter");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("content management policy"),
+        "{error}"
+    );
+    assert_eq!(mock.requests_for("guarded").len(), 1);
+    assert!(mock.requests_for("b").is_empty(), "not fallen back from");
 }

@@ -199,7 +199,9 @@ first_token_timeout_ms = 150
             .starts_with("application/json")
     );
     assert_eq!(reply.json()["error"]["code"], "first_token_timeout");
-    assert_eq!(reply.header("x-switchboard-attempts"), Some("2"));
+    // A silent target is not waited out twice: first_token_timeout is not in the default
+    // retry_on (SPEC 10.1), whatever `retries` says.
+    assert_eq!(reply.header("x-switchboard-attempts"), Some("1"));
 }
 
 #[tokio::test]
@@ -253,5 +255,57 @@ async fn pauses_shorter_than_the_stall_timeout_are_left_alone_and_measured() {
         record["attempts"][0]["time_to_first_token"]
             .as_f64()
             .is_some()
+    );
+}
+
+#[tokio::test]
+async fn one_unreadable_event_is_skipped_and_the_stream_goes_on() {
+    let mock = mock().await;
+    let gateway = Gateway::start(&format!(
+        r#"
+[providers.primary]
+kind = "openai"
+base_url = "{url}"
+
+[providers.claude]
+kind = "anthropic"
+base_url = "{url}"
+api_key = "sk-ant-test"
+
+[models.st-garbage]
+targets = [{{ provider = "primary", model = "a?chunks=4&garbage_after=2" }}]
+
+[models.st-garbage-anthropic]
+targets = [{{ provider = "claude", model = "claude-haiku?chunks=4&garbage_after=2" }}]
+"#,
+        url = mock.base_url()
+    ))
+    .await;
+    for model in ["st-garbage", "st-garbage-anthropic"] {
+        let stream = gateway.client().stream(&ask(model)).await;
+        let id = stream
+            .header("x-switchboard-request-id")
+            .unwrap()
+            .to_owned();
+        let end = stream.finish().await;
+        assert!(end.done(), "{model}: {}", end.raw);
+        assert_eq!(end.content(), "Hello from mock", "{model}");
+        let record = gateway.records.by_id(&id).await;
+        assert_eq!(record["status"], "success", "{record:#}");
+        let warnings = record["warnings"].to_string();
+        assert!(
+            warnings.contains("1 stream event(s) could not be read and were skipped"),
+            "{model}: {warnings}"
+        );
+    }
+    let metrics = gateway.client().get("/metrics").await.text;
+    assert_eq!(
+        switchboard_tests::metric_value(
+            &metrics,
+            "switchboard_stream_events_skipped_total",
+            &[("model", "st-garbage"), ("provider", "primary")]
+        ),
+        Some(1.0),
+        "{metrics}"
     );
 }

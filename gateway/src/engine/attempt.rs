@@ -50,6 +50,35 @@ pub struct Committed {
     pub output: OutputBuilder,
     /// `Some` when the whole stream was buffered and checked.
     pub json_valid: Option<bool>,
+    /// Events the decoder could not read and skipped.
+    pub skipped: SkippedEvents,
+}
+
+/// Stream events passed over because they could not be read (SPEC 10.1): how many, and the
+/// first one's reason, for the record's warnings.
+#[derive(Debug, Default)]
+pub struct SkippedEvents {
+    /// How many.
+    pub count: u64,
+    /// Why the first was unreadable.
+    pub first: Option<String>,
+}
+
+impl SkippedEvents {
+    /// One more skipped event.
+    pub fn note(&mut self, why: String) {
+        self.count += 1;
+        self.first.get_or_insert(why);
+    }
+
+    /// The record's warning, when any event was skipped.
+    pub fn warning(&self) -> Option<String> {
+        let first = self.first.as_deref()?;
+        Some(format!(
+            "{} stream event(s) could not be read and were skipped (the first: {first})",
+            self.count
+        ))
+    }
 }
 
 impl AttemptContext<'_> {
@@ -160,6 +189,7 @@ impl AttemptContext<'_> {
         };
         let mut held = Vec::new();
         let mut output = OutputBuilder::default();
+        let mut skipped = SkippedEvents::default();
         let ended = loop {
             let deadline = clock.next_content();
             let chunk = match tokio::time::timeout_at(deadline.at, stream.next()).await {
@@ -168,6 +198,11 @@ impl AttemptContext<'_> {
                 Ok(Some(Err(e))) => return self.failed(target, &clock, from_provider(e)),
                 Ok(Some(Ok(chunk))) => chunk,
             };
+            if let Some(why) = chunk.info.skipped {
+                target.metrics.event_skipped();
+                skipped.note(why);
+                continue;
+            }
             let content = chunk.info.is_content_bearing();
             if content {
                 clock.on_content();
@@ -190,6 +225,7 @@ impl AttemptContext<'_> {
                             clock: clock.clone(),
                             output,
                             json_valid: Some(false),
+                            skipped,
                         }),
                         ..Failure::new(ErrorKind::InvalidJson, Some(200), why)
                     };
@@ -205,6 +241,7 @@ impl AttemptContext<'_> {
                 clock,
                 output,
                 json_valid,
+                skipped,
             }),
         }
     }

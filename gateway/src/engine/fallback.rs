@@ -208,7 +208,7 @@ where
                             Err((failure, failed_index)) => {
                                 position += 1;
                                 let next =
-                                    policy.retries_on(failure.kind) || failure.untranslatable;
+                                    policy.falls_back_on(failure.kind) || failure.untranslatable;
                                 last = Some((failure, failed_index));
                                 if next {
                                     break;
@@ -237,21 +237,27 @@ where
                     last = Some((failure, index));
                     break;
                 }
-                if !policy.retries_on(failure.kind) {
-                    last = Some((failure, index));
-                    break 'targets;
-                }
+                let reason = failure.kind;
                 let remaining = budget_end.saturating_duration_since(Instant::now());
-                let delay = (retry < policy.retries)
+                // A half-open target gets one probe, not retries.
+                let delay = (policy.retries_on(reason) && retry < policy.retries && !is_probe)
                     .then(|| {
-                        retry_delay(policy.backoff(), retry + 1, failure.retry_after, remaining)
+                        let full = reason.backs_off_fully();
+                        retry_delay(
+                            policy.backoff(),
+                            retry + 1,
+                            failure.retry_after,
+                            remaining,
+                            full,
+                        )
                     })
                     .flatten();
-                let reason = failure.kind;
                 last = Some((failure, index));
-                // A half-open target gets one probe, not retries.
-                let Some(delay) = delay.filter(|_| !is_probe) else {
-                    break;
+                let Some(delay) = delay else {
+                    if policy.falls_back_on(reason) {
+                        break;
+                    }
+                    break 'targets;
                 };
                 target.metrics.labelled(labels).retry(reason);
                 tokio::time::sleep(delay).await;
@@ -277,7 +283,7 @@ where
         Some((last, target_index)) => ChainEnd::Lost {
             summary: summarize(
                 &notes.attempts,
-                policy.retries_on(last.kind),
+                policy.falls_back_on(last.kind),
                 Instant::now() >= budget_end,
             ),
             last,
@@ -330,7 +336,8 @@ impl Settle<'_> {
             .metrics
             .labelled(self.labels)
             .attempt_failed(failure.kind);
-        if policy.retries_on(failure.kind) && !failure.untranslatable {
+        let counts = policy.falls_back_on(failure.kind) || policy.retries_on(failure.kind);
+        if counts && !failure.untranslatable {
             probe.disarm();
             target
                 .state
@@ -472,14 +479,14 @@ impl Drop for ProbeGuard<'_> {
     }
 }
 
-fn summarize(attempts: &[(usize, AttemptRecord)], retryable: bool, budget_spent: bool) -> String {
+fn summarize(attempts: &[(usize, AttemptRecord)], falls_back: bool, budget_spent: bool) -> String {
     let mut out = if attempts.len() == 1 {
         "The upstream attempt failed".to_owned()
     } else {
         format!("All {} upstream attempts failed", attempts.len())
     };
-    if !retryable {
-        out.push_str(" (the last error kind is not in retry_on, so no other target was tried)");
+    if !falls_back {
+        out.push_str(" (the last error kind is not in fallback_on, so no other target was tried)");
     } else if budget_spent {
         out.push_str(" (budget_ms ran out)");
     }

@@ -87,8 +87,10 @@ impl Relay {
             clock,
             output,
             json_valid,
+            skipped,
             ..
         } = committed;
+        log.warnings.extend(skipped.warning());
         log.max_stall = clock
             .first_content
             .map(|_| clock.max_stall.max(progress.max_stall));
@@ -158,6 +160,11 @@ impl Relay {
                 Ok(Some(Err(e))) => return End::Failed(e.kind(), e.to_string()),
                 Ok(Some(Ok(chunk))) => chunk,
             };
+            if let Some(why) = chunk.info.skipped {
+                self.log.metrics.event_skipped();
+                self.committed.skipped.note(why);
+                continue;
+            }
             if chunk.info.is_content_bearing() {
                 self.committed.clock.on_content();
             }
@@ -190,7 +197,7 @@ impl Relay {
             let text = so_far.trim_end().to_owned();
             let ended_in_space = so_far.len() > text.len();
             let in_tool_call = self.committed.output.tool_calls().next().is_some();
-            if !policy.retries_on(failure.0) || in_tool_call || text.is_empty() {
+            if !policy.falls_back_on(failure.0) || in_tool_call || text.is_empty() {
                 return End::Failed(failure.0, failure.1);
             }
             let Some(body) = self.log.body.as_ref() else {
@@ -252,8 +259,13 @@ impl Relay {
                 stream,
                 mut held,
                 clock,
+                skipped,
                 ..
             } = committed;
+            self.committed.skipped.count += skipped.count;
+            if let Some(first) = skipped.first {
+                self.committed.skipped.first.get_or_insert(first);
+            }
             if ended_in_space {
                 drop_repeated_whitespace(&mut held);
             }

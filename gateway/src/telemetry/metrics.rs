@@ -96,6 +96,10 @@ fn describe() {
         "Streams that failed after their first token and were finished by another target"
     );
     describe_counter!(
+        "switchboard_stream_events_skipped_total",
+        "Stream events that could not be read and were skipped (the stream went on)"
+    );
+    describe_counter!(
         "switchboard_hedges_total",
         "Hedges started beside a slow attempt, by whether the hedge won"
     );

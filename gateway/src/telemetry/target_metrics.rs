@@ -187,6 +187,11 @@ impl TargetMetrics {
         counter!("switchboard_continuations_total", labels).increment(1);
     }
 
+    /// A stream event of this target could not be read and was skipped.
+    pub fn event_skipped(&self) {
+        counter!("switchboard_stream_events_skipped_total", self.labels(&[])).increment(1);
+    }
+
     /// A hedge on this target ran: it produced content first (`won`) or not.
     pub fn hedged(&self, won: bool) {
         let outcome = if won { "won" } else { "lost" };

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::mock::anthropic::{self, EventWriter};
 use crate::mock::anthropic_stream::{self, MessagesJob};
+use crate::mock::error_codes;
 use crate::mock::prefill;
 use crate::mock::router::{Shared, json_response, plan_for};
 use crate::mock::script::Script;
@@ -30,7 +31,7 @@ pub(crate) async fn messages(
         Err(message) => return invalid_request(&message),
     };
     if let Some(status) = plan.fail {
-        return failure(status, plan.retry_after);
+        return failure(status, plan.retry_after, plan.error_code.as_deref());
     }
     if let Some(prefix) = prefill::trailing_assistant_text(body) {
         if plan.refuse_prefill {
@@ -107,12 +108,12 @@ fn check(headers: &HeaderMap, body: &Value, model: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn failure(status: u16, retry_after: Option<u64>) -> Response<Body> {
+fn failure(status: u16, retry_after: Option<u64>, error_code: Option<&str>) -> Response<Body> {
     let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = json_response(
         code,
         anthropic::error_body(
-            &format!("mock failure {status}"),
+            &error_codes::anthropic_message(status, error_code),
             anthropic::error_type(status),
         ),
     );

@@ -8,6 +8,7 @@
 
 mod anthropic;
 mod anthropic_stream;
+mod error_codes;
 mod journal;
 mod messages;
 mod openai;

@@ -96,7 +96,12 @@ pub(crate) fn error_type(status: u16) -> &'static str {
 
 /// `{"error":{"message":..,"type":..,"code":null}}`
 pub(crate) fn error_body(message: &str, kind: &str) -> Bytes {
-    let body = json!({"error": {"message": message, "type": kind, "code": null}});
+    error_body_with_code(message, kind, None)
+}
+
+/// An OpenAI error body whose `code` is `code` (`null` when none).
+pub(crate) fn error_body_with_code(message: &str, kind: &str, code: Option<&str>) -> Bytes {
+    let body = json!({"error": {"message": message, "type": kind, "code": code}});
     Bytes::from(body.to_string())
 }
 

@@ -11,6 +11,7 @@ use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
 use serde_json::Value;
 
+use crate::mock::error_codes;
 use crate::mock::journal::{Journal, ReceivedRequest};
 use crate::mock::messages;
 use crate::mock::openai::{self, ChunkWriter, Usage};
@@ -109,7 +110,7 @@ async fn chat_completions(
     };
 
     if let Some(status) = plan.fail {
-        return failure(status, plan.retry_after);
+        return failure(status, plan.retry_after, plan.error_code.as_deref());
     }
     if let Some(prefix) = prefill::trailing_assistant_text(body) {
         if plan.refuse_prefill {
@@ -194,12 +195,12 @@ pub(crate) fn plan_for(
     Ok(script.plan(ordinal))
 }
 
-fn failure(status: u16, retry_after: Option<u64>) -> Response<Body> {
+fn failure(status: u16, retry_after: Option<u64>, error_code: Option<&str>) -> Response<Body> {
     let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = error(
+    let message = error_codes::openai_message(status, error_code);
+    let mut response = json_response(
         code,
-        &format!("mock failure {status}"),
-        openai::error_type(status),
+        openai::error_body_with_code(&message, openai::error_type(status), error_code),
     );
     if let Some(secs) = retry_after {
         response

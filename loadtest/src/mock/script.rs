@@ -78,6 +78,9 @@ pub struct Script {
     pub fail_rate: Option<f64>,
     /// `retry_after=<secs>`: `Retry-After` header on failure responses.
     pub retry_after: Option<u64>,
+    /// `error_code=<code>`: the failure's error code, with the message a real provider sends
+    /// with it (`context_length_exceeded`, `content_filter`, or any other code).
+    pub error_code: Option<String>,
     /// `ttft_ms=<ms>`: delay before the first content (stream) or the whole response.
     pub ttft_ms: u64,
     /// `slow_times=N`: only the first N requests for the model string get `ttft_ms`.
@@ -109,6 +112,9 @@ pub struct Script {
     pub drop_after: Option<usize>,
     /// `drop_times=N`: only the first N requests are dropped.
     pub drop_times: Option<u64>,
+    /// `garbage_after=<k>`: after k content chunks, one event whose data is not JSON (the
+    /// stream then goes on).
+    pub garbage_after: Option<usize>,
     /// `tool_call=<name>`: answer with a tool call to this function.
     pub tool_call: Option<String>,
     /// `args=<json text>`: the tool call's arguments string.
@@ -133,6 +139,7 @@ impl Default for Script {
             times: None,
             fail_rate: None,
             retry_after: None,
+            error_code: None,
             ttft_ms: 0,
             slow_times: None,
             slow_every: None,
@@ -148,6 +155,7 @@ impl Default for Script {
             stall_rate: None,
             drop_after: None,
             drop_times: None,
+            garbage_after: None,
             tool_call: None,
             args: DEFAULT_ARGS.to_owned(),
             parallel_tools: 1,
@@ -212,6 +220,12 @@ impl Script {
             "times" => self.times = Some(number(name, &value)?),
             "fail_rate" => self.fail_rate = Some(fraction(name, &value)?),
             "retry_after" => self.retry_after = Some(number(name, &value)?),
+            "error_code" => {
+                if value.is_empty() {
+                    return Err(invalid(name, value, "expected an error code"));
+                }
+                self.error_code = Some(value);
+            }
             "ttft_ms" => self.ttft_ms = number(name, &value)?,
             "slow_times" => self.slow_times = Some(number(name, &value)?),
             "slow_every" => match number(name, &value)? {
@@ -250,6 +264,7 @@ impl Script {
             "stall_rate" => self.stall_rate = Some(fraction(name, &value)?),
             "drop_after" => self.drop_after = Some(number(name, &value)?),
             "drop_times" => self.drop_times = Some(number(name, &value)?),
+            "garbage_after" => self.garbage_after = Some(number(name, &value)?),
             "tool_call" => {
                 if value.is_empty() {
                     return Err(invalid(name, value, "expected a function name"));
@@ -324,6 +339,7 @@ impl Script {
         Plan {
             fail,
             retry_after: self.retry_after,
+            error_code: self.error_code.clone(),
             ttft: Duration::from_millis(ttft_ms),
             keepalive: (self.keepalive_ms > 0).then(|| Duration::from_millis(self.keepalive_ms)),
             chunks: self.chunks,
@@ -333,6 +349,7 @@ impl Script {
                 .stall_after
                 .filter(|_| open(self.stall_times) && drawn(self.stall_rate)),
             drop_after: self.drop_after.filter(|_| open(self.drop_times)),
+            garbage_after: self.garbage_after,
             error_event: self.error_event.clone(),
             refuse_prefill: self.refuse_prefill,
             pings: self.pings,
@@ -345,6 +362,7 @@ impl Script {
 pub(crate) struct Plan {
     pub fail: Option<u16>,
     pub retry_after: Option<u64>,
+    pub error_code: Option<String>,
     pub ttft: Duration,
     pub keepalive: Option<Duration>,
     pub chunks: usize,
@@ -352,6 +370,7 @@ pub(crate) struct Plan {
     pub answer: Answer,
     pub stall_after: Option<usize>,
     pub drop_after: Option<usize>,
+    pub garbage_after: Option<usize>,
     pub error_event: Option<String>,
     pub refuse_prefill: bool,
     pub pings: usize,

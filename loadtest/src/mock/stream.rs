@@ -186,6 +186,13 @@ async fn wait_first_token(
 
 /// Applies `stall_after` / `drop_after` once `sent` content events went out.
 pub(crate) async fn checkpoint(sink: &Sink, plan: &Plan, sent: usize) -> Result<Next, Gone> {
+    if plan.garbage_after == Some(sent) {
+        // Named like an Anthropic delta, so both decoders meet an event they cannot read.
+        sink.send(Bytes::from_static(
+            b"event: content_block_delta\ndata: {\"index\": 0, \"delta\": \n\n",
+        ))
+        .await?;
+    }
     if plan.stall_after == Some(sent) {
         sink.pause(STALL_HOLD).await?;
         sink.cut().await?;

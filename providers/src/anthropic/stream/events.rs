@@ -97,12 +97,13 @@ pub(super) struct ErrorBody {
     pub message: String,
 }
 
-/// The `data` of the event called `event`, parsed; [`ProviderError::Malformed`] if it does not fit.
+/// The `data` of the event called `event`, parsed; [`ProviderError::UnreadableEvent`] if it
+/// does not fit.
 pub(super) fn parse<'a, T: Deserialize<'a>>(
     event: &str,
     data: &'a str,
 ) -> Result<T, ProviderError> {
-    serde_json::from_str(data).map_err(|e| ProviderError::Malformed {
+    serde_json::from_str(data).map_err(|e| ProviderError::UnreadableEvent {
         message: format!("Anthropic `{event}` event is not valid: {e}"),
     })
 }

@@ -21,6 +21,7 @@ use futures_util::StreamExt;
 use switchboard_config::ErrorKind;
 
 use crate::anthropic::response::unix_now;
+use crate::chunk::StreamChunk;
 use crate::error::ProviderError;
 use crate::provider::ChunkStream;
 use translator::Translator;
@@ -42,8 +43,9 @@ pub fn error_kind(error_type: &str) -> ErrorKind {
 }
 
 /// Decodes an Anthropic SSE body into OpenAI chunks. An `error` event fails the stream with
-/// [`ProviderError::StreamError`], unreadable event data with [`ProviderError::Malformed`], and
-/// an end (or break) before `message_stop` with [`ProviderError::StreamCut`].
+/// [`ProviderError::StreamError`], and an end (or break) before `message_stop` with
+/// [`ProviderError::StreamCut`]; an event whose data cannot be read is yielded as a
+/// [`StreamChunk::skipped`] marker.
 pub fn anthropic_sse<S, E>(body: S) -> ChunkStream
 where
     S: futures_util::Stream<Item = Result<Bytes, E>> + Send + 'static,
@@ -80,9 +82,16 @@ where
                         return Some((Err(ProviderError::from_event_stream(e)), state));
                     }
                 };
-                if let Err(err) = state.translator.event(&event.event, &event.data) {
-                    state.done = true;
-                    return Some((Err(err), state));
+                match state.translator.event(&event.event, &event.data) {
+                    Ok(()) => {}
+                    // One unreadable event does not end a healthy stream (SPEC 10.1).
+                    Err(ProviderError::UnreadableEvent { message }) => {
+                        return Some((Ok(StreamChunk::skipped(message)), state));
+                    }
+                    Err(err) => {
+                        state.done = true;
+                        return Some((Err(err), state));
+                    }
                 }
             }
         },

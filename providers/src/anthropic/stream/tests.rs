@@ -178,5 +178,8 @@ fn malformed_known_events_fail_and_unknown_ones_pass() {
     assert!(t.event("ping", "").is_ok());
     assert!(t.pending.is_empty());
     let err = t.event("content_block_delta", "{\"index\":").unwrap_err();
-    assert!(matches!(err, ProviderError::Malformed { .. }), "{err}");
+    assert!(
+        matches!(err, ProviderError::UnreadableEvent { .. }),
+        "{err}"
+    );
 }
