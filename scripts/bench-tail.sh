@@ -8,7 +8,11 @@
 # "auto" has its window). The primary answers its first token after 20 ms, except every 20th
 # call, which waits 3 s; the backup is healthy (20 ms). Rows: the backup alone; timeout only
 # (first_token_timeout_ms = 300); a fixed hedge at 100 ms; "auto" (the primary's own p95,
-# floored at the default hedge_min_ms = 50, and at 20). Extra upstream calls are counted from the records (every
+# floored at the default hedge_min_ms = 50, and at 20).
+#
+# Then the mid-stream scenario: N streams of 10 chunks 10 ms apart, 5 % of which stall after
+# 3 chunks (stall_timeout_ms = 300), with an Anthropic-kind backup (prefill by default);
+# `mid_stream = "error"` against `"continue"`: the share of calls the caller saw complete. Extra upstream calls are counted from the records (every
 # attempt past the first of a request). The mock and the load generator share CPU 0; the
 # gateway runs alone on CPU 1; all on 127.0.0.1, every process bounded by `timeout`.
 # Output: target/bench-tail/<stamp>/ and a table on stdout.
@@ -37,6 +41,8 @@ PIDS+=($!)
 
 PRIMARY="ttft_ms=20&slow_every=20&slow_ms=3000&chunks=5&chunk_ms=5"
 BACKUP="ttft_ms=20&chunks=5&chunk_ms=5"
+MIDSTREAM="ttft_ms=20&chunks=10&chunk_ms=10&stall_after=3&stall_rate=0.05"
+MIDSTREAM_BACKUP="ttft_ms=20&chunks=10&chunk_ms=10"
 cat >"$OUT/switchboard.toml" <<TOML
 [server]
 listen = "127.0.0.1:$GW_PORT"
@@ -52,6 +58,11 @@ base_url = "http://127.0.0.1:$MOCK_PORT/v1"
 [providers.backup]
 kind = "openai"
 base_url = "http://127.0.0.1:$MOCK_PORT/v1"
+
+[providers.claude]
+kind = "anthropic"
+base_url = "http://127.0.0.1:$MOCK_PORT"
+api_key = "sk-ant-bench"
 
 [defaults]
 first_token_timeout_ms = 300
@@ -75,6 +86,15 @@ hedge_after_ms = "auto"
 targets = [{ provider = "primary", model = "p4?$PRIMARY" }, { provider = "backup", model = "b4?$BACKUP" }]
 hedge_after_ms = "auto"
 hedge_min_ms = 20
+
+[models."midstream-error"]
+targets = [{ provider = "primary", model = "m1?$MIDSTREAM" }, { provider = "claude", model = "c1?$MIDSTREAM_BACKUP" }]
+stall_timeout_ms = 300
+
+[models."midstream-continue"]
+targets = [{ provider = "primary", model = "m2?$MIDSTREAM" }, { provider = "claude", model = "c2?$MIDSTREAM_BACKUP" }]
+stall_timeout_ms = 300
+mid_stream = "continue"
 TOML
 taskset -c 1 timeout -k 5 900 env RUST_LOG=warn target/release/switchboard serve \
   --config "$OUT/switchboard.toml" >"$OUT/gateway.log" 2>&1 &
@@ -94,9 +114,15 @@ for model in backup-alone timeout-only hedge-100ms hedge-auto hedge-auto-min20; 
     --model "$model" --stream -c 8 -n "$N" -d 300 --label "$model" \
     >>"$OUT/results.jsonl" 2>>"$OUT/loadgen.log"
 done
+for model in midstream-error midstream-continue; do
+  log "$model: $N streams"
+  taskset -c 0 timeout -k 5 300 target/release/loadgen --url "http://127.0.0.1:$GW_PORT/v1" \
+    --model "$model" --stream -c 8 -n "$N" -d 300 --label "$model" \
+    >>"$OUT/results.jsonl" 2>>"$OUT/loadgen.log"
+done
 sleep 1
 curl -s "http://127.0.0.1:$GW_PORT/api/export?format=jsonl" >"$OUT/records.jsonl"
-curl -s "http://127.0.0.1:$GW_PORT/metrics" | grep -E '^switchboard_hedges_total' >"$OUT/hedges.txt"
+curl -s "http://127.0.0.1:$GW_PORT/metrics" | grep -E '^switchboard_(hedges|continuations)_total' >"$OUT/hedges.txt"
 
 python3 - "$OUT" "$WARM_N" <<'PY'
 import json, sys
@@ -115,6 +141,17 @@ for model in ["backup-alone", "timeout-only", "hedge-100ms", "hedge-auto", "hedg
     hedged = sum(1 for x in measured if any(a.get("hedge") for a in x.get("attempts", [])))
     share = f"{extra} ({100 * extra / max(1, len(measured)):.1f} %)"
     print(f"| {model} | {r['ok']} | {r['errors']} | {t['p50']:.1f} | {t['p95']:.1f} | {t['p99']:.1f} | {t['max']:.1f} | {share} | {hedged} |")
+print()
+print("| mid_stream | streams | complete for the caller | ended with an error event | continued (records) | stalled (records) | complete text in every continued record |")
+print("|---|---|---|---|---|---|---|")
+for model in ["midstream-error", "midstream-continue"]:
+    r = rows[model]
+    recs = by_model.get(model, [])
+    continued = [x for x in recs if x.get("continued")]
+    stalled = sum(1 for x in recs if any(a.get("error_kind") == "stall" for a in x.get("attempts", [])))
+    whole = all((x.get("output") or {}).get("content") == "Hello from mock" for x in continued)
+    share = 100 * r["ok"] / max(1, r["requests"])
+    print(f"| {model.split('-')[1]} | {r['requests']} | {r['ok']} ({share:.1f} %) | {r['errors']} | {len(continued)} | {stalled} | {whole} |")
 PY
 cat "$OUT/hedges.txt"
 log "results in $OUT"

@@ -174,7 +174,10 @@ where
                     Ok(chunk) => chunk,
                     // One unreadable event does not end a healthy stream (SPEC 10.1).
                     Err(e) => {
-                        return Some((Ok(StreamChunk::skipped(unreadable(&e, &item.event))), state));
+                        return Some((
+                            Ok(StreamChunk::skipped(unreadable(&e, &item.event))),
+                            state,
+                        ));
                     }
                 };
                 if chunk.info.finish_reason.is_some() {

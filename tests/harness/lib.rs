@@ -8,6 +8,7 @@ pub mod metrics;
 pub mod prometheus;
 pub mod records;
 pub mod redis_server;
+pub mod sdk;
 
 pub use client::{Client, Reply, SseStream};
 pub use gateway::Gateway;
@@ -15,6 +16,7 @@ pub use metrics::metric_value;
 pub use prometheus::{Prometheus, promtool};
 pub use records::MemorySink;
 pub use redis_server::RedisServer;
+pub use sdk::sdk_reads;
 pub use switchboard_loadtest::{MockHandle, MockProvider};
 
 /// Starts a mock provider (panics if it cannot bind: tests cannot go on without one).

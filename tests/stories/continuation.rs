@@ -3,42 +3,8 @@
 //! continue is handed the words already spoken and finishes the sentence in the same stream.
 //! The caller's side is read with the official OpenAI SDK: one answer, complete, once, in order.
 
-use std::path::Path;
-use std::process::Command;
-use std::time::Duration;
-
 use serde_json::{Value, json};
-use switchboard_tests::{Gateway, metric_value, mock};
-
-/// What the official OpenAI Python SDK read from one stream of `model`.
-async fn sdk_reads(url: &str, model: &str) -> Value {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("sdk/openai_stream_read.py");
-    let (url, model) = (url.to_owned(), model.to_owned());
-    let run = tokio::task::spawn_blocking(move || {
-        Command::new("python3")
-            .arg(&script)
-            .arg(&url)
-            .arg(&model)
-            .output()
-    });
-    let output = tokio::time::timeout(Duration::from_secs(30), run)
-        .await
-        .expect("the SDK finished within 30 s")
-        .expect("the SDK thread")
-        .unwrap_or_else(|e| panic!("cannot run python3 ({e}): run scripts/test.sh"));
-    assert_ne!(
-        output.status.code(),
-        Some(3),
-        "`import openai` failed: run scripts/test.sh, which installs it"
-    );
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|_| {
-        panic!(
-            "the SDK script printed no result:\n{stdout}\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-    })
-}
+use switchboard_tests::{Gateway, metric_value, mock, sdk_reads};
 
 fn config(mock_url: &str, model: &str, primary: &str, rest: &str, policy: &str) -> String {
     format!(

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use switchboard_tests::{Gateway, metric_value, mock};
+use switchboard_tests::{Gateway, metric_value, mock, sdk_reads};
 
 fn ask(model: &str) -> Value {
     json!({"model": model, "messages": [{"role": "user", "content": "¿Cuál es mi saldo?"}]})
@@ -93,6 +93,13 @@ async fn a_late_stream_is_hedged_the_backup_speaks_first_and_the_primary_is_hung
         Some(1.0),
         "{metrics}"
     );
+
+    // Read by the official OpenAI SDK, a hedged call is one answer, whole, once.
+    let read = sdk_reads(&gateway.url(), model).await;
+    assert_eq!(read["error"], Value::Null, "{read}");
+    assert_eq!(read["text"], "Hello from mock", "{read}");
+    assert_eq!(read["roles"], 1, "{read}");
+    assert_eq!(read["finish_reasons"], json!(["stop"]), "{read}");
 }
 
 #[tokio::test]
