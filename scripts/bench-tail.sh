@@ -149,7 +149,10 @@ for model in ["midstream-error", "midstream-continue"]:
     recs = by_model.get(model, [])
     continued = [x for x in recs if x.get("continued")]
     stalled = sum(1 for x in recs if any(a.get("error_kind") == "stall" for a in x.get("attempts", [])))
-    whole = all((x.get("output") or {}).get("content") == "Hello from mock" for x in continued)
+    # The text of a healthy stream of the same model: what a continued one must read as.
+    healthy = next((x["output"]["content"] for x in recs if not x.get("continued")
+                    and x.get("status") == "success" and x.get("output")), None)
+    whole = all((x.get("output") or {}).get("content") == healthy for x in continued)
     share = 100 * r["ok"] / max(1, r["requests"])
     print(f"| {model.split('-')[1]} | {r['requests']} | {r['ok']} ({share:.1f} %) | {r['errors']} | {len(continued)} | {stalled} | {whole} |")
 PY

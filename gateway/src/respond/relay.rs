@@ -223,6 +223,19 @@ impl Relay {
                 };
                 let Attempted { result, mut record } = ctx.stream(target, false).await;
                 record.continuation = true;
+                // A continuation is an attempt like any other for the target's breaker.
+                let ttft = record.time_to_first_token.map(Duration::from_secs_f64);
+                let failed = result
+                    .as_ref()
+                    .err()
+                    .map(|f| route.policy.falls_back_on(f.kind));
+                if failed != Some(false) {
+                    let (circuit_failures, open) =
+                        (route.policy.circuit_failures, route.policy.circuit_open());
+                    target
+                        .state
+                        .record(failed.is_some(), ttft, circuit_failures, open);
+                }
                 let position = self.log.chain.attempts.last().map_or(0, |(p, _)| p + 1);
                 self.log.chain.attempts.push((position, record));
                 match result {
