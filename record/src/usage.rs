@@ -15,3 +15,16 @@ pub struct Usage {
     #[serde(default)]
     pub total_tokens: u64,
 }
+
+impl Usage {
+    /// Both counts together (a stream finished by a second attempt used tokens on both).
+    pub fn plus(self, other: Usage) -> Usage {
+        Usage {
+            prompt_tokens: self.prompt_tokens.saturating_add(other.prompt_tokens),
+            completion_tokens: self
+                .completion_tokens
+                .saturating_add(other.completion_tokens),
+            total_tokens: self.total_tokens.saturating_add(other.total_tokens),
+        }
+    }
+}

@@ -23,6 +23,11 @@ kind = "openai"
 base_url = "{mock_url}"
 prefill = "vllm"
 
+[providers.selfhosted]
+kind = "openai"
+base_url = "{mock_url}"
+prefill = true
+
 [models."{model}"]
 targets = [{{ provider = "openai", model = "{primary}" }}, {rest}]
 mid_stream = "continue"
@@ -211,4 +216,31 @@ async fn a_stream_inside_a_tool_call_is_not_continued() {
     assert!(!end.done(), "{}", end.raw);
     assert!(end.raw.contains("\"code\":\"stall\""), "{}", end.raw);
     assert!(mock.requests_for("claude-haiku").is_empty());
+}
+
+#[tokio::test]
+async fn an_openai_kind_target_with_prefill_true_gets_the_plain_trailing_message() {
+    let mock = mock().await;
+    let model = "continue-on-prefill-true";
+    let gateway = Gateway::start(&config(
+        &mock.base_url(),
+        model,
+        "gpt-4o?chunks=6&stall_after=3",
+        r#"{ provider = "selfhosted", model = "qwen-2.5" }"#,
+        "",
+    ))
+    .await;
+    let read = sdk_reads(&gateway.url(), model).await;
+    one_answer(&read);
+    let asked = mock.requests_for("qwen-2.5");
+    assert_eq!(asked.len(), 1);
+    let body = &asked[0].body;
+    assert!(body.get("continue_final_message").is_none(), "{body}");
+    let last = body["messages"].as_array().unwrap().last().unwrap();
+    assert_eq!(last["role"], "assistant");
+    assert!(last.get("prefix").is_none(), "{last}");
+    assert!(
+        last["content"].as_str().unwrap().starts_with("Hello"),
+        "{last}"
+    );
 }

@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use crate::http::sse;
 use crate::request_log::RequestLog;
-use switchboard_record::RequestStatus;
+use switchboard_record::{RequestStatus, Usage};
 
 use crate::engine::attempt::{AttemptContext, Committed};
 use crate::engine::fallback::Attempted;
@@ -49,6 +49,8 @@ struct Progress {
     /// The longest gap between content over the attempts relayed before this one, and across
     /// each switch from one to the next.
     max_stall: Duration,
+    /// Tokens the attempts relayed before this one reported.
+    usage_before: Option<Usage>,
 }
 
 enum End {
@@ -94,7 +96,10 @@ impl Relay {
         log.max_stall = clock
             .first_content
             .map(|_| clock.max_stall.max(progress.max_stall));
-        log.usage = output.usage;
+        log.usage = match (progress.usage_before, output.usage) {
+            (Some(before), Some(now)) => Some(before.plus(now)),
+            (before, now) => now.or(before),
+        };
         log.json_valid = json_valid;
         if let Some((_, attempt)) = progress.attempt.and_then(|i| log.chain.attempts.get_mut(i)) {
             attempt.latency = clock.started.elapsed().as_secs_f64();
@@ -268,6 +273,12 @@ impl Relay {
                 _ => Duration::ZERO,
             };
             progress.max_stall = progress.max_stall.max(before.max_stall).max(switch_gap);
+            if let Some(used) = self.committed.output.usage.take() {
+                progress.usage_before = Some(match progress.usage_before {
+                    Some(earlier) => earlier.plus(used),
+                    None => used,
+                });
+            }
             let Committed {
                 stream,
                 mut held,
