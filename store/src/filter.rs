@@ -2,6 +2,7 @@
 
 use rusqlite::types::Value as SqlValue;
 
+use crate::condition::{self, Condition, Field, Op};
 use crate::predicate::{ColumnMatch, Predicates, SideMatch};
 use crate::{StoreError, score, timefmt};
 
@@ -36,6 +37,9 @@ pub struct Filter {
     /// to it (`1` matches `1.0`), a boolean `true`/`false`, a categorical score any of its
     /// categories, a string score its exact text.
     pub scores: Vec<(String, String)>,
+    /// Conditions with operators (`latency.gt=0.5`, `metadata.language.in=es,pt`), and
+    /// equalities on fields without an index of their own (`stream=true`).
+    pub conditions: Vec<Condition>,
 }
 
 /// Query keys that are not filters but travel in the same query string (SPEC 7: `limit`,
@@ -57,6 +61,21 @@ impl Filter {
             if NON_FILTER_KEYS.contains(&key) {
                 continue;
             }
+            let (name, op) = condition::split_key(key);
+            if op != Op::Eq || !Filter::indexed_equality(name) {
+                if matches!(name, "from" | "to") {
+                    return Err(StoreError::bad_filter(
+                        key,
+                        "`from` and `to` take a time, not an operator (use start_time.gt and the like)",
+                    ));
+                }
+                let field = Field::parse(name).ok_or_else(|| unknown(key, name))?;
+                filter
+                    .conditions
+                    .push(Condition::parse(key, field, op, value)?);
+                continue;
+            }
+            let key = name;
             if let Some(name) = key.strip_prefix("metadata.") {
                 if name.is_empty() {
                     return Err(StoreError::bad_filter(key, "the metadata key is empty"));
@@ -91,10 +110,30 @@ impl Filter {
                 }
                 "fallback_used" => set(&mut filter.fallback_used, key, boolean(key, value)?)?,
                 "json_valid" => set(&mut filter.json_valid, key, boolean(key, value)?)?,
-                _ => return Err(StoreError::bad_filter(key, "unknown filter")),
+                _ => return Err(unknown(key, key)),
             }
         }
         Ok(filter)
+    }
+
+    /// True for the fields whose equality this filter keeps in a field of its own (and can
+    /// answer through an index).
+    fn indexed_equality(name: &str) -> bool {
+        matches!(
+            name,
+            "model"
+                | "provider_id"
+                | "status"
+                | "customer_identifier"
+                | "thread_identifier"
+                | "trace_unique_id"
+                | "error_kind"
+                | "from"
+                | "to"
+                | "fallback_used"
+                | "json_valid"
+        ) || name.starts_with("metadata.")
+            || name.starts_with("score.")
     }
 
     /// The conditions this filter stands for; [`StoreError::BadFilter`] for a bad time bound
@@ -167,6 +206,7 @@ impl Filter {
             let (raw, canonical) = score::filter_texts(value);
             out.sides.push(SideMatch::score(slug, &raw, &canonical));
         }
+        out.conditions.clone_from(&self.conditions);
         Ok(out)
     }
 }
@@ -177,6 +217,19 @@ fn set<T>(slot: &mut Option<T>, key: &str, value: T) -> Result<(), StoreError> {
     }
     *slot = Some(value);
     Ok(())
+}
+
+fn unknown(key: &str, name: &str) -> StoreError {
+    let fields: Vec<&str> = Field::names().collect();
+    let message = if name.is_empty() || name.ends_with('.') {
+        "the metadata key or evaluator slug is empty".to_owned()
+    } else {
+        format!(
+            "unknown filter field `{name}`; filters take {}, metadata.<key> and score.<slug>, each as <field>=<value> or <field>.<op>=<value>",
+            fields.join(", ")
+        )
+    };
+    StoreError::bad_filter(key, message)
 }
 
 fn boolean(key: &str, value: &str) -> Result<bool, StoreError> {

@@ -9,6 +9,7 @@
 
 #![warn(missing_docs)]
 
+mod condition;
 mod cursor;
 mod error;
 mod filter;
@@ -23,6 +24,7 @@ mod score;
 mod timefmt;
 mod upgrade;
 
+pub use condition::{Condition, Field, Op};
 pub use error::StoreError;
 pub use filter::{Filter, NON_FILTER_KEYS};
 pub use insert::InsertSummary;

@@ -138,6 +138,20 @@ fn probe(conn: &Connection, predicates: &Predicates, driver: Driver) -> Result<i
     Ok(rows)
 }
 
+/// How an ordered read treats the conditions with operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Conditions {
+    /// In the WHERE: only matching rows come back (exports, which read to the end anyway).
+    Filter,
+    /// As the record column: every row the driver walks comes back, its record NULL unless it
+    /// matches, so a page can stop after a bounded number of rows (see [`SCAN_BUDGET`]).
+    Mark,
+}
+
+/// Rows a page walks at most when conditions with operators must be checked row by row: a
+/// page then holds the matches among them, and its cursor carries on from the last row walked.
+pub(crate) const SCAN_BUDGET: usize = 20_000;
+
 /// The SQL and parameters of a read of `(start_time, id, record)` in `order`, through `driver`,
 /// after a position, at most `limit` rows.
 pub(crate) fn ordered_read(
@@ -146,6 +160,7 @@ pub(crate) fn ordered_read(
     order: Order,
     after: Option<&Position>,
     limit: Option<usize>,
+    conditions: Conditions,
 ) -> (String, Vec<SqlValue>) {
     let (compare, direction) = match order {
         Order::OldestFirst => (">", "ASC"),
@@ -186,12 +201,26 @@ pub(crate) fn ordered_read(
             side.push_exists(&mut clauses);
         }
     }
+    let mut checks = Clauses::default();
+    for condition in &predicates.conditions {
+        match conditions {
+            Conditions::Filter => condition.push(&mut clauses),
+            Conditions::Mark => condition.push(&mut checks),
+        }
+    }
+    let record = if checks.is_empty() {
+        "logs.record".to_owned()
+    } else {
+        format!("CASE WHEN {} THEN logs.record END", checks.and_sql())
+    };
     let mut sql = format!(
-        "SELECT {walked}.start_time, {walked}.{id}, logs.record FROM {from}{} \
+        "SELECT {walked}.start_time, {walked}.{id}, {record} FROM {from}{} \
          ORDER BY {walked}.start_time {direction}, {walked}.{id} {direction}",
         clauses.where_sql()
     );
-    let mut params = clauses.params;
+    // The record column's parameters come first: they are the first `?`s of the statement.
+    let mut params = checks.params;
+    params.extend(clauses.params);
     if let Some(limit) = limit {
         sql.push_str(" LIMIT ?");
         params.push(i64::try_from(limit).unwrap_or(i64::MAX).into());
@@ -237,6 +266,9 @@ pub(crate) fn count(predicates: &Predicates) -> (String, Vec<SqlValue>) {
     predicates.push_time_range("logs", &mut clauses);
     for side in &predicates.sides {
         side.push_in(&mut clauses);
+    }
+    for condition in &predicates.conditions {
+        condition.push(&mut clauses);
     }
     (
         format!("SELECT count(*) FROM logs{}", clauses.where_sql()),

@@ -7,6 +7,8 @@
 
 use rusqlite::types::Value as SqlValue;
 
+use crate::condition::Condition;
+
 /// An equality on an indexed column of `logs`.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ColumnMatch {
@@ -166,6 +168,8 @@ pub(crate) struct Predicates {
     pub(crate) from: Option<i64>,
     /// Exclusive upper bound on `start_time`, unix microseconds.
     pub(crate) to: Option<i64>,
+    /// Conditions with operators, checked on each row the driver yields.
+    pub(crate) conditions: Vec<Condition>,
 }
 
 impl Predicates {
@@ -202,6 +206,26 @@ impl Clauses {
     ) {
         self.clauses.push(clause.into());
         self.params.extend(params);
+    }
+
+    /// Adds a condition with any number of parameters.
+    pub(crate) fn push_all(&mut self, clause: String, params: Vec<SqlValue>) {
+        self.clauses.push(clause);
+        self.params.extend(params);
+    }
+
+    /// The conditions joined by AND (`1` when there is none), for a `CASE WHEN`.
+    pub(crate) fn and_sql(&self) -> String {
+        if self.clauses.is_empty() {
+            "1".to_owned()
+        } else {
+            self.clauses.join(" AND ")
+        }
+    }
+
+    /// True when there is no condition.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.clauses.is_empty()
     }
 
     /// ` WHERE a AND b ...`, or nothing when there is no condition.

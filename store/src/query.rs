@@ -89,24 +89,37 @@ impl Store {
     ) -> Result<(Vec<Value>, Option<String>), StoreError> {
         let limit = limit.max(1);
         let after = decode(cursor)?;
+        // Conditions checked row by row: walk at most SCAN_BUDGET rows (plus one, to know
+        // whether more follow), keep the matches among them.
+        let scanning = !filter.conditions.is_empty();
+        let (read, conditions) = if scanning {
+            (plan::SCAN_BUDGET, plan::Conditions::Mark)
+        } else {
+            (limit, plan::Conditions::Filter)
+        };
         let (sql, params) = self.ordered_read(
             filter,
             Order::NewestFirst,
             after.as_ref(),
-            Some(limit.saturating_add(1)),
+            Some(read.saturating_add(1)),
+            conditions,
         )?;
         let mut statement = self.conn.prepare_cached(&sql)?;
         let mut rows = statement.query(params_from_iter(&params))?;
         let mut records = Vec::with_capacity(limit.min(1_024));
         let mut last = None;
+        let mut walked = 0;
         let mut more = false;
         while let Some(row) = rows.next()? {
-            if records.len() == limit {
+            if records.len() == limit || walked == read {
                 more = true;
                 break;
             }
-            let text: String = row.get(2)?;
-            records.push(serde_json::from_str(&text)?);
+            walked += 1;
+            let text: Option<String> = row.get(2)?;
+            if let Some(text) = text {
+                records.push(serde_json::from_str(&text)?);
+            }
             last = Some(Position {
                 start_time: row.get(0)?,
                 id: row.get(1)?,
@@ -134,10 +147,18 @@ impl Store {
         order: Order,
         after: Option<&Position>,
         limit: Option<usize>,
+        conditions: plan::Conditions,
     ) -> Result<(String, Vec<SqlValue>), StoreError> {
         let predicates = filter.predicates()?;
         let driver = plan::choose(&self.conn, &predicates)?;
-        Ok(plan::ordered_read(&predicates, driver, order, after, limit))
+        Ok(plan::ordered_read(
+            &predicates,
+            driver,
+            order,
+            after,
+            limit,
+            conditions,
+        ))
     }
 
     fn records_of(&self, sql: &str, key: &str) -> Result<Vec<Value>, StoreError> {
@@ -164,7 +185,13 @@ impl Store {
         each: &mut dyn FnMut(&str, &str) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         let after = decode(after_cursor)?;
-        let (sql, params) = self.ordered_read(filter, order, after.as_ref(), None)?;
+        let (sql, params) = self.ordered_read(
+            filter,
+            order,
+            after.as_ref(),
+            None,
+            plan::Conditions::Filter,
+        )?;
         let mut statement = self.conn.prepare_cached(&sql)?;
         let mut rows = statement.query(params_from_iter(&params))?;
         while let Some(row) = rows.next()? {
@@ -189,7 +216,13 @@ impl Store {
         after_cursor: Option<&str>,
     ) -> Result<Vec<String>, StoreError> {
         let after = decode(after_cursor)?;
-        let (sql, params) = self.ordered_read(filter, order, after.as_ref(), Some(100))?;
+        let (sql, params) = self.ordered_read(
+            filter,
+            order,
+            after.as_ref(),
+            Some(100),
+            plan::Conditions::Filter,
+        )?;
         let mut statement = self.conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
         let mut rows = statement.query(params_from_iter(&params))?;
         let mut plan = Vec::new();
