@@ -34,8 +34,16 @@ pub enum Op {
     Contains,
     /// Contains the text, ignoring ASCII case.
     IContains,
+    /// Does not contain the text.
+    NotContains,
     /// Starts with the text.
     StartsWith,
+    /// Does not start with the text.
+    NotStartsWith,
+    /// Ends with the text.
+    EndsWith,
+    /// Does not end with the text.
+    NotEndsWith,
     /// The field is absent or empty (the value is ignored).
     Empty,
     /// The field is present and not empty (the value is ignored).
@@ -44,7 +52,7 @@ pub enum Op {
 
 impl Op {
     /// Every operator, by its name in a query key.
-    pub const ALL: [(&'static str, Op); 13] = [
+    pub const ALL: [(&'static str, Op); 17] = [
         ("eq", Op::Eq),
         ("not", Op::Not),
         ("in", Op::In),
@@ -55,7 +63,11 @@ impl Op {
         ("gte", Op::Gte),
         ("contains", Op::Contains),
         ("icontains", Op::IContains),
+        ("not_contains", Op::NotContains),
         ("startswith", Op::StartsWith),
+        ("not_startswith", Op::NotStartsWith),
+        ("endswith", Op::EndsWith),
+        ("not_endswith", Op::NotEndsWith),
         ("empty", Op::Empty),
         ("not_empty", Op::NotEmpty),
     ];
@@ -78,13 +90,24 @@ impl Op {
     }
 
     fn is_text(self) -> bool {
-        matches!(self, Op::Contains | Op::IContains | Op::StartsWith)
+        matches!(
+            self,
+            Op::Contains
+                | Op::IContains
+                | Op::NotContains
+                | Op::StartsWith
+                | Op::NotStartsWith
+                | Op::EndsWith
+                | Op::NotEndsWith
+        )
     }
 
-    /// True for the operators whose match means "no value of the field is ...": over a set of
-    /// values (metadata, scores, error kinds) they read as NOT EXISTS of the positive match.
+    /// True for the operators that deny a positive one.
     fn negative(self) -> bool {
-        matches!(self, Op::Not | Op::NotIn | Op::Empty)
+        matches!(
+            self,
+            Op::Not | Op::NotIn | Op::Empty | Op::NotContains | Op::NotStartsWith | Op::NotEndsWith
+        )
     }
 
     /// The positive operator a negative one denies.
@@ -93,6 +116,9 @@ impl Op {
             Op::Not => Op::Eq,
             Op::NotIn => Op::In,
             Op::Empty => Op::NotEmpty,
+            Op::NotContains => Op::Contains,
+            Op::NotStartsWith => Op::StartsWith,
+            Op::NotEndsWith => Op::EndsWith,
             other => other,
         }
     }
@@ -133,6 +159,7 @@ pub struct Field {
 
 /// The fields besides `metadata.<key>` and `score.<slug>`, with where they live.
 const FIELDS: &[(&str, Source, Kind)] = &[
+    ("id", Source::Column("id"), Kind::Text),
     ("model", Source::Column("model"), Kind::Text),
     ("provider_id", Source::Column("provider_id"), Kind::Text),
     ("status", Source::Column("status"), Kind::Text),
@@ -303,20 +330,18 @@ impl Condition {
                 inner.push_str(&format!(" AND s.{key_column} = ?"));
                 params.push(SqlValue::Text(key.to_owned()));
             }
-            let positive = self.op.positive();
-            let (test, values) = compare(
-                &format!("s.{column}"),
-                positive,
-                &self.values,
-                self.field.kind,
-            );
+            // Over metadata and scores a log without the key never matches, not even a
+            // negative operator (Respan's rule), `empty` aside; over error kinds (a set per
+            // log) a negative operator means that no attempt matches.
+            let keyed = key.is_some() && self.op.negative() && self.op != Op::Empty;
+            let (op, exists) = match (keyed, self.op.negative()) {
+                (true, _) => (self.op, "EXISTS"),
+                (false, true) => (self.op.positive(), "NOT EXISTS"),
+                (false, false) => (self.op, "EXISTS"),
+            };
+            let (test, values) = scalar(&format!("s.{column}"), op, &self.values, self.field.kind);
             inner.push_str(&format!(" AND {test}"));
             params.extend(values);
-            let exists = if self.op.negative() {
-                "NOT EXISTS"
-            } else {
-                "EXISTS"
-            };
             (format!("{exists} ({inner})"), params)
         };
         match &self.field.source {
@@ -362,10 +387,14 @@ fn compare(expr: &str, op: Op, values: &[SqlValue], kind: Kind) -> (String, Vec<
         Op::Lte => binary("<="),
         Op::Gt => binary(">"),
         Op::Gte => binary(">="),
-        Op::Contains => (format!("instr({expr}, ?) > 0"), vec![first()]),
+        Op::Contains | Op::NotContains => (format!("instr({expr}, ?) > 0"), vec![first()]),
         Op::IContains => (format!("instr(lower({expr}), lower(?)) > 0"), vec![first()]),
-        Op::StartsWith => (
+        Op::StartsWith | Op::NotStartsWith => (
             format!("substr({expr}, 1, length(?)) = ?"),
+            vec![first(), first()],
+        ),
+        Op::EndsWith | Op::NotEndsWith => (
+            format!("substr({expr}, -length(?)) = ?"),
             vec![first(), first()],
         ),
         Op::NotEmpty | Op::Empty => match kind {

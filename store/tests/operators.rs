@@ -104,14 +104,23 @@ fn metadata_takes_sets_and_text_operators_and_combines_with_the_rest() {
         matching(&store, &[("metadata.language.in", "es,pt")]),
         [id(1), id(2), id(5)]
     );
+    // A call without the key never matches a metadata condition, not even a negative one
+    // (Respan's rule), `empty` aside.
     assert_eq!(
         matching(&store, &[("metadata.language.not_in", "es,pt")]),
-        [id(3), id(4)],
-        "a call without the key is in none of the values"
+        [id(3)]
     );
     assert_eq!(
         matching(&store, &[("metadata.language.not", "es")]),
-        [id(2), id(3), id(4)]
+        [id(2), id(3)]
+    );
+    assert_eq!(
+        matching(&store, &[("metadata.language.not_contains", "s")]),
+        [id(2), id(3)]
+    );
+    assert_eq!(
+        matching(&store, &[("metadata.use_case.endswith", "detector")]),
+        [id(4)]
     );
     assert_eq!(
         matching(&store, &[("metadata.language.empty", "")]),
