@@ -21,10 +21,10 @@ if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
     apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 fi
-# The official OpenAI Python SDK: one story drives the gateway with it.
-if ! python3 -c 'import openai, anthropic' >/dev/null 2>&1; then
-  echo "installing the openai and anthropic Python SDKs (PyPI)" >&2
-  python3 -m pip install -q openai anthropic
+# The official OpenAI, Anthropic and Respan Python SDKs: stories drive the gateway with them.
+if ! python3 -c 'import openai, anthropic, respan' >/dev/null 2>&1; then
+  echo "installing the openai, anthropic and respan-api Python SDKs (PyPI)" >&2
+  python3 -m pip install -q openai anthropic respan-api
 fi
 
 cargo build --workspace --bins

@@ -6,11 +6,13 @@
 //! does not delay a live call (SPEC section 8). Store calls run on that runtime's blocking
 //! threads through [`store_pool`].
 //!
-//! [`respan_log`] reads records sent in Respan's create-log shape; [`export_format`] writes
-//! JSONL and CSV for the HTTP export and for `switchboard export`.
+//! [`respan_log`] reads records sent in Respan's create-log shape, and `respan_api` serves
+//! Respan's own paths under `/api/request-logs/`; [`export_format`] writes JSONL and CSV for the
+//! HTTP export and for `switchboard export`.
 
 mod error;
 pub mod export_format;
+mod respan_api;
 pub mod respan_log;
 mod routes;
 pub mod store_pool;
@@ -160,6 +162,20 @@ async fn route(
         (&Method::GET, ["threads", thread]) => threads::get(api, thread).await,
         (&Method::GET, ["traces", trace]) => traces::get(api, trace).await,
         (&Method::GET, ["export"]) => export::stream(api, &query_pairs(&request)).await,
+        // Respan's API: its paths end in a slash (a last empty segment); without one too.
+        (&Method::POST, ["request-logs"] | ["request-logs", ""]) => {
+            respan_api::create(api, request).await
+        }
+        (&Method::POST, ["request-logs", "bulk"] | ["request-logs", "bulk", ""]) => {
+            respan_api::bulk(api, request).await
+        }
+        (&Method::POST, ["request-logs", "list"] | ["request-logs", "list", ""]) => {
+            let pairs = query_pairs(&request);
+            respan_api::list(api, &pairs, request).await
+        }
+        (&Method::GET, ["request-logs", id] | ["request-logs", id, ""]) => {
+            respan_api::get(api, id).await
+        }
         _ => Err(ApiError::Request(GatewayError::NotFound {
             method: method.to_string(),
             path: path.to_owned(),

@@ -129,6 +129,34 @@ impl Store {
         Ok((records, next))
     }
 
+    /// Matching records `offset..offset + limit` in `order` (page-numbered APIs such as
+    /// Respan's; the logs API's cursors are cheaper for deep pages, which this walks past).
+    pub fn page_at(
+        &self,
+        filter: &Filter,
+        order: Order,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<Value>, StoreError> {
+        let (mut sql, mut params) = self.ordered_read(
+            filter,
+            order,
+            None,
+            Some(limit.max(1)),
+            plan::Conditions::Filter,
+        )?;
+        sql.push_str(" OFFSET ?");
+        params.push(i64::try_from(offset).unwrap_or(i64::MAX).into());
+        let mut statement = self.conn.prepare_cached(&sql)?;
+        let mut rows = statement.query(params_from_iter(&params))?;
+        let mut records = Vec::new();
+        while let Some(row) = rows.next()? {
+            let text: String = row.get(2)?;
+            records.push(serde_json::from_str(&text)?);
+        }
+        Ok(records)
+    }
+
     /// Every record of a thread (a call), oldest first.
     pub fn thread(&self, thread_identifier: &str) -> Result<Vec<Value>, StoreError> {
         self.records_of(THREAD, thread_identifier)
