@@ -105,6 +105,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ),
         ("error_kind=5xx (3%)", vec![("error_kind", "5xx")]),
         ("score.quality=1 (0.5%)", vec![("score.quality", "1")]),
+        (
+            "time_to_first_token.gt=1.0 (5%, no index: bounded scan)",
+            vec![("time_to_first_token.gt", "1.0")],
+        ),
+        (
+            "time_to_first_token.gt=0.55 (50%, no index: bounded scan)",
+            vec![("time_to_first_token.gt", "0.55")],
+        ),
+        (
+            "metadata.language.in=es,fr + time_to_first_token.gt=1.0",
+            vec![
+                ("metadata.language.in", "es,fr"),
+                ("time_to_first_token.gt", "1.0"),
+            ],
+        ),
     ];
 
     println!("\nfirst page, limit 50: first run / median of {REPEATS}");
@@ -145,6 +160,35 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 ms(median)
             );
         }
+    }
+
+    println!("\nwhole export of a range filter (conditions checked row by row)");
+    for (name, pairs) in [
+        (
+            "time_to_first_token.gt=1.0 (5%)",
+            [("time_to_first_token.gt", "1.0")],
+        ),
+        (
+            "time_to_first_token.gt=0.55 (50%)",
+            [("time_to_first_token.gt", "0.55")],
+        ),
+    ] {
+        let filter = Filter::from_pairs(pairs)?;
+        let started = Instant::now();
+        let mut exported = 0usize;
+        let mut bytes = 0usize;
+        Store::open(&url)?.for_each(&filter, Order::OldestFirst, None, &mut |text, _| {
+            exported += 1;
+            bytes += text.len();
+            Ok(())
+        })?;
+        let took = started.elapsed();
+        println!(
+            "  {name:<40} {exported} rows in {} ({:.0} rows/s, {:.0} MB/s of records)",
+            ms(took),
+            exported as f64 / took.as_secs_f64(),
+            bytes as f64 / 1e6 / took.as_secs_f64()
+        );
     }
 
     println!("\nwhole filtered export and count of metadata.language=es");
@@ -247,7 +291,9 @@ fn generated(i: usize, seconds: f64) -> Value {
         "provider_id": "openai", "provider_model": "gpt-4o-mini", "stream": true,
         "status_code": if failed { 502 } else { 200 },
         "status": if failed { "error" } else { "success" },
-        "error_message": null, "latency": 0.412, "time_to_first_token": 0.131, "max_stall": 0.02,
+        "error_message": null, "latency": 0.412, "max_stall": 0.02,
+        // Uniform over [0.05, 1.05) s: `> 1.0` is 5 % of the rows, `> 0.55` half of them.
+        "time_to_first_token": 0.05 + ((h >> 40) % 1_000) as f64 / 1_000.0,
         "usage": {"prompt_tokens": 120, "completion_tokens": 40, "total_tokens": 160},
         "cost": 0.0000123,
         "input": [{"role": "system", "content": "You are a helpful voice agent for a clinic."},
