@@ -22,7 +22,7 @@ pub struct ExportArgs {
     /// KEY=VALUE filters, as in GET /api/export (repeat for more; all must match).
     #[arg(long = "filter")]
     pub filters: Vec<String>,
-    /// jsonl or csv.
+    /// jsonl, csv, or openai (a fine-tuning / eval dataset of the successful chats).
     #[arg(long)]
     pub format: String,
     /// Output file (default: stdout).

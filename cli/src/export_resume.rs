@@ -33,7 +33,7 @@ pub fn last_row(path: &Path, format: ExportFormat) -> io::Result<Resume> {
         Err(e) => return Err(e),
     };
     match format {
-        ExportFormat::Jsonl => last_jsonl(&mut file),
+        ExportFormat::Jsonl | ExportFormat::OpenAi => last_jsonl(&mut file),
         ExportFormat::Csv => last_csv(&mut file),
     }
 }

@@ -4,7 +4,8 @@
 //! straight to the output, so memory stays constant whatever the number of rows. JSONL rows are
 //! the records as stored (one JSON object per line, with their `id` and `start_time`); CSV has a
 //! header row of the fixed [`CSV_COLUMNS`] (the fields of SPEC section 4), nested values as JSON
-//! text and nulls as empty cells.
+//! text and nulls as empty cells. `openai` writes a dataset: one fine-tuning / eval example per
+//! successful chat record that kept its bodies (SPEC section 11).
 
 use std::io::{self, Write};
 
@@ -18,6 +19,9 @@ pub enum ExportFormat {
     Jsonl,
     /// A header row, then one row per record.
     Csv,
+    /// One OpenAI chat example per successful chat record with its bodies:
+    /// `{"messages": input + [output], "tools", "metadata", "id"}`.
+    OpenAi,
 }
 
 impl ExportFormat {
@@ -26,14 +30,17 @@ impl ExportFormat {
         match text {
             "jsonl" | "ndjson" => Ok(ExportFormat::Jsonl),
             "csv" => Ok(ExportFormat::Csv),
-            other => Err(format!("`format` must be jsonl or csv, not {other:?}")),
+            "openai" => Ok(ExportFormat::OpenAi),
+            other => Err(format!(
+                "`format` must be jsonl, csv or openai, not {other:?}"
+            )),
         }
     }
 
     /// The media type of the output.
     pub fn content_type(self) -> &'static str {
         match self {
-            ExportFormat::Jsonl => "application/x-ndjson",
+            ExportFormat::Jsonl | ExportFormat::OpenAi => "application/x-ndjson",
             ExportFormat::Csv => "text/csv; charset=utf-8",
         }
     }
@@ -41,7 +48,7 @@ impl ExportFormat {
     /// The usual file extension.
     pub fn extension(self) -> &'static str {
         match self {
-            ExportFormat::Jsonl => "jsonl",
+            ExportFormat::Jsonl | ExportFormat::OpenAi => "jsonl",
             ExportFormat::Csv => "csv",
         }
     }
@@ -106,6 +113,7 @@ pub struct ExportQuery {
 enum Inner<W: Write> {
     Jsonl(W),
     Csv(Box<csv::Writer<W>>),
+    OpenAi(W),
 }
 
 /// Writes records in one format to `W`.
@@ -120,6 +128,7 @@ impl<W: Write> ExportWriter<W> {
     pub fn new(format: ExportFormat, out: W, header: bool) -> io::Result<ExportWriter<W>> {
         let inner = match format {
             ExportFormat::Jsonl => Inner::Jsonl(out),
+            ExportFormat::OpenAi => Inner::OpenAi(out),
             ExportFormat::Csv => {
                 let mut csv = csv::WriterBuilder::new()
                     .terminator(csv::Terminator::Any(b'\n'))
@@ -153,6 +162,15 @@ impl<W: Write> ExportWriter<W> {
                 let cells = CSV_COLUMNS.map(|column| cell(fields.get(column)));
                 csv.write_record(&cells).map_err(io::Error::other)?;
             }
+            Inner::OpenAi(out) => {
+                let fields: Map<String, Value> =
+                    serde_json::from_str(record).map_err(io::Error::other)?;
+                let Some(example) = openai_example(fields) else {
+                    return Ok(());
+                };
+                serde_json::to_writer(&mut *out, &example).map_err(io::Error::other)?;
+                out.write_all(b"\n")?;
+            }
         }
         self.rows += 1;
         Ok(())
@@ -166,7 +184,7 @@ impl<W: Write> ExportWriter<W> {
     /// Flushes everything written and returns the output.
     pub fn finish(self) -> io::Result<W> {
         match self.inner {
-            Inner::Jsonl(mut out) => {
+            Inner::Jsonl(mut out) | Inner::OpenAi(mut out) => {
                 out.flush()?;
                 Ok(out)
             }
@@ -175,6 +193,41 @@ impl<W: Write> ExportWriter<W> {
                 .map_err(|e| io::Error::other(e.to_string())),
         }
     }
+}
+
+/// The OpenAI chat example of a record: its `input` messages followed by its `output`, with
+/// its `tools`, `metadata` and `id`; `None` for a record that is not a successful chat with
+/// both bodies (captured bodies off, `disable_log`, a failure, another log type).
+fn openai_example(mut record: Map<String, Value>) -> Option<Value> {
+    let chat = record
+        .get("log_type")
+        .and_then(Value::as_str)
+        .is_none_or(|t| t == "chat");
+    let success = record.get("status").and_then(Value::as_str) == Some("success");
+    if !chat || !success {
+        return None;
+    }
+    let Some(Value::Array(mut messages)) = record.remove("input") else {
+        return None;
+    };
+    let output = record.remove("output").filter(Value::is_object)?;
+    if messages.is_empty() {
+        return None;
+    }
+    messages.push(output);
+    let mut example = Map::new();
+    example.insert("messages".to_owned(), Value::Array(messages));
+    if let Some(tools) = record
+        .remove("tools")
+        .filter(|t| t.as_array().is_some_and(|t| !t.is_empty()))
+    {
+        example.insert("tools".to_owned(), tools);
+    }
+    if let Some(metadata) = record.remove("metadata").filter(Value::is_object) {
+        example.insert("metadata".to_owned(), metadata);
+    }
+    example.insert("id".to_owned(), record.remove("id").unwrap_or(Value::Null));
+    Some(Value::Object(example))
 }
 
 /// A CSV cell: text as it is, other scalars as JSON writes them, nested values as JSON text,
@@ -245,6 +298,29 @@ mod tests {
         assert_eq!(writer.rows(), 2);
         let text = String::from_utf8(writer.finish().unwrap()).unwrap();
         assert_eq!(text, "{\"id\":\"a\"}\n{\"id\":\"b\"}\n");
+    }
+
+    #[test]
+    fn openai_examples_are_successful_chats_with_their_bodies() {
+        let mut writer = ExportWriter::new(ExportFormat::OpenAi, Vec::new(), true).unwrap();
+        let chat = r#"{"id":"a","log_type":"chat","status":"success","input":[{"role":"user","content":"hi"}],"output":{"role":"assistant","content":"hello"},"tools":[],"metadata":{"language":"es"}}"#;
+        writer.row(chat).unwrap();
+        writer
+            .row(r#"{"id":"b","log_type":"chat","status":"success","metadata":{}}"#)
+            .unwrap();
+        writer
+            .row(r#"{"id":"c","log_type":"chat","status":"error","input":[{"role":"user","content":"hi"}],"output":null}"#)
+            .unwrap();
+        let text = String::from_utf8(writer.finish().unwrap()).unwrap();
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 1, "{text}");
+        assert_eq!(
+            lines[0],
+            serde_json::json!({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}], "metadata": {"language": "es"}, "id": "a"})
+        );
     }
 
     #[test]

@@ -77,8 +77,7 @@ impl Store {
             }
         };
         conn.busy_timeout(BUSY_TIMEOUT)?;
-        // In memory the journal mode stays "memory"; that is fine.
-        let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+        wal_mode(&conn)?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", true)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
@@ -93,6 +92,28 @@ impl Store {
         self.conn
             .execute_batch("PRAGMA analysis_limit = 1000; PRAGMA optimize = 0x10002;")?;
         Ok(())
+    }
+}
+
+/// Switches the file to WAL. Several connections opening a store in rollback mode at once
+/// (an older store being upgraded) can see SQLITE_BUSY here at once: SQLite does not always
+/// call the busy handler for this lock change (it would risk a deadlock), so the switch is
+/// retried until the busy timeout. In memory the journal mode stays "memory"; that is fine.
+fn wal_mode(conn: &Connection) -> Result<(), StoreError> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match conn.query_row("PRAGMA journal_mode = WAL", [], |row| {
+            row.get::<_, String>(0)
+        }) {
+            Ok(_) => return Ok(()),
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! An engineer reviewing an incident, and an analyst building an eval set, slice the logs with
 //! operators (SPEC section 14) — "every call whose first token took over 500 ms", "every
 //! Spanish or Portuguese call that cost more than a cent" — and get the same rows from the logs
-//! API, from `GET /api/export` and from `switchboard export`.
+//! API, from `GET /api/export` and from `switchboard export`, and as an OpenAI dataset.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -160,6 +160,57 @@ async fn operators_slice_the_same_rows_in_the_api_the_export_and_the_cli() {
             .collect();
         assert_eq!(ids(&rows), expected, "switchboard export {query}");
     }
+
+    // The same slice as a dataset: one OpenAI chat example per successful call.
+    let reply = client
+        .get("/api/export?format=openai&metadata.language=es")
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let examples: Vec<Value> = reply
+        .text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(
+        ids(&examples),
+        set(&["op-1", "op-5"]),
+        "op-6 failed: not an example"
+    );
+    for example in &examples {
+        assert_eq!(
+            example["messages"],
+            json!([{"role": "user", "content": "¿saldo?"}, {"role": "assistant", "content": "Su saldo es 10 €."}])
+        );
+        assert_eq!(example["metadata"]["language"], "es");
+    }
+    let mut export = Process::spawn(
+        &[
+            "export",
+            "--config",
+            config_file.to_str().unwrap(),
+            "--format",
+            "openai",
+            "--filter",
+            "metadata.language=es",
+        ],
+        &[],
+        &dir,
+    );
+    assert!(export.wait_exit(Duration::from_secs(20)).await.success());
+    let mut stdout = String::new();
+    use std::io::Read;
+    export
+        .child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        reply.text.lines().collect::<Vec<_>>(),
+        "the CLI writes the same dataset"
+    );
 
     // A query that reads as a filter but is not one is refused, never answered with no rows.
     for (query, named) in [

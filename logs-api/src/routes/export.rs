@@ -1,4 +1,4 @@
-//! `GET /api/export?format=jsonl|csv&<filters>[&order=newest|oldest][&after=<cursor>]`: every
+//! `GET /api/export?format=jsonl|csv|openai&<filters>[&order=newest|oldest][&after=<cursor>]`: every
 //! matching log, streamed straight from the store in constant memory.
 //!
 //! A blocking thread walks one store statement ([`switchboard_store::Store::for_each`]) and
