@@ -104,6 +104,9 @@ pub struct LoggingConfig {
     /// Patterns replaced in `input`, `output` and `error_message` before a record leaves:
     /// `email`, `phone`, `card`, or any regular expression.
     pub redact: Vec<String>,
+    /// Logs older than this many days are removed from the store (by `consume`, or the
+    /// embedded writer); absent: kept for ever.
+    pub retention_days: Option<u32>,
 }
 
 impl Default for LoggingConfig {
@@ -118,6 +121,7 @@ impl Default for LoggingConfig {
             capture_bodies: true,
             queue_capacity: 65_536,
             redact: Vec::new(),
+            retention_days: None,
         }
     }
 }

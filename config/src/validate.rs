@@ -207,6 +207,13 @@ fn logging(config: &RawConfig, out: &mut Problems) {
             "write sqlite://PATH, e.g. \"sqlite://data/switchboard.db\"",
         );
     }
+    if logging.retention_days == Some(0) {
+        out.push(
+            "logging.retention_days",
+            "is 0: every log would be removed as soon as it is written",
+            "give a number of days (e.g. 14), or remove the key to keep logs for ever",
+        );
+    }
     if logging.spool_dir.trim().is_empty() {
         out.push("logging.spool_dir", "is empty", "use e.g. \"data/spool\"");
     }

@@ -355,3 +355,17 @@ mid_stream = "continue"
         "{err}"
     );
 }
+
+#[test]
+fn retention_days_must_keep_at_least_a_day() {
+    let err = Config::from_toml_str("[logging]\nretention_days = 0\n", "sb.toml", &env)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("sb.toml: logging.retention_days: is 0"),
+        "{err}"
+    );
+    let config =
+        Config::from_toml_str("[logging]\nretention_days = 14\n", "sb.toml", &env).unwrap();
+    assert_eq!(config.logging.retention_days, Some(14));
+}

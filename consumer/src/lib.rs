@@ -48,6 +48,9 @@ impl ConsumerOptions {
     }
 }
 
+/// How often a retention pass runs after the first (at start).
+pub const RETENTION_EVERY: Duration = Duration::from_secs(3600);
+
 /// Counts of one consumer's work.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct ConsumeStats {
@@ -69,6 +72,22 @@ pub async fn run(
     let url = config.redis_url.as_deref().ok_or(ConsumeError::NoRedis)?;
     let client = redis::Client::open(url).map_err(|e| ConsumeError::RedisUrl(e.kind()))?;
     let mut store = Store::open(&config.store).map_err(ConsumeError::StoreOpen)?;
+    // `logging.retention_days`: a pass now, then hourly, on a connection of its own.
+    let _retention = match config.retention_days {
+        Some(days) => {
+            let expired = metrics::counter!("switchboard_store_records_expired_total");
+            Some(
+                switchboard_store::Retention::start(
+                    &config.store,
+                    days,
+                    RETENTION_EVERY,
+                    move |n| expired.increment(n),
+                )
+                .map_err(ConsumeError::StoreOpen)?,
+            )
+        }
+        None => None,
+    };
     let mut consumer = Consumer {
         client,
         connection: None,

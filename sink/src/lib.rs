@@ -24,16 +24,36 @@ use queue::{LogQueue, SinkState};
 pub use switchboard_record::LogSink;
 use writer::{Destination, Writer};
 
+/// How often a retention pass runs after the first (at start).
+pub const RETENTION_EVERY: Duration = Duration::from_secs(3600);
+
+/// Starts `logging.retention_days` over the store at `url`, counting removed logs in
+/// `switchboard_store_records_expired_total`.
+pub fn retention(url: &str, days: u32) -> Result<switchboard_store::Retention, SinkError> {
+    let expired = metrics::counter!("switchboard_store_records_expired_total");
+    switchboard_store::Retention::start(url, days, RETENTION_EVERY, move |n| expired.increment(n))
+        .map_err(|source| SinkError::StoreOpen {
+            url: url.to_owned(),
+            source,
+        })
+}
+
 /// The running log pipeline: a queue for the request path and the writer thread behind it.
 pub struct LogPipeline {
     queue: Arc<LogQueue>,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    /// `logging.retention_days` over the embedded store (with Redis, `consume` keeps it).
+    _retention: Option<switchboard_store::Retention>,
 }
 
 impl LogPipeline {
     /// Starts the pipeline of `config`: Redis when `redis_url` is set, else the embedded store.
     pub fn start(config: &LoggingConfig) -> Result<LogPipeline, SinkError> {
+        let retention = match (&config.redis_url, config.retention_days) {
+            (None, Some(days)) => Some(retention(&config.store, days)?),
+            _ => None,
+        };
         let (destination, sink_name) = match &config.redis_url {
             Some(url) => (
                 Destination::Redis(redis_stream::RedisStream::new(
@@ -86,6 +106,7 @@ impl LogPipeline {
             queue,
             stop: Some(stop),
             thread: Some(thread),
+            _retention: retention,
         })
     }
 

@@ -62,6 +62,10 @@ pub enum StoreError {
     #[error("stored record is not valid JSON: {0}")]
     Json(#[from] serde_json::Error),
 
+    /// The retention thread could not be started.
+    #[error("cannot start the retention thread: {0}")]
+    Thread(#[source] std::io::Error),
+
     /// A [`crate::Store::for_each`] callback stopped the iteration with its own error.
     #[error("stopped by the caller: {0}")]
     Aborted(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),

@@ -19,6 +19,7 @@ mod plan;
 mod predicate;
 mod query;
 mod record;
+mod retention;
 mod schema;
 mod score;
 mod timefmt;
@@ -29,6 +30,7 @@ pub use error::StoreError;
 pub use filter::{Filter, NON_FILTER_KEYS};
 pub use insert::InsertSummary;
 pub use query::Order;
+pub use retention::Retention;
 pub use schema::SCHEMA_VERSION;
 pub use score::{Score, ScoreValue};
 

@@ -430,3 +430,58 @@ async fn sigterm_flushes_every_queued_record_before_exit() {
         "every record was flushed before exit"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_past_retention_days_are_removed_when_the_gateway_starts() {
+    let dir = temp_dir("retention");
+    let db = dir.join("logs.db");
+    // Three weeks of a call center's logs: 300 older than 14 days, 200 within.
+    {
+        let mut store = Store::open(&format!("sqlite://{}", db.display())).unwrap();
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let records: Vec<String> = (0..500)
+            .map(|n| {
+                let days_ago = if n < 300 { 20 } else { 2 };
+                json!({
+                    "id": format!("ret-{n:04}"), "model": "voice-fast", "status": "success",
+                    "start_time": now - days_ago * 86_400 + n,
+                    "metadata": {"age": if n < 300 { "old" } else { "recent" }},
+                })
+                .to_string()
+            })
+            .collect();
+        let texts: Vec<&str> = records.iter().map(String::as_str).collect();
+        store.insert_batch(&texts).unwrap();
+    }
+    let port = free_port();
+    std::fs::write(
+        dir.join("switchboard.toml"),
+        format!(
+            "[server]\nlisten = \"127.0.0.1:{port}\"\n\n[logging]\nstore = \"sqlite://{}\"\nspool_dir = \"{}\"\nretention_days = 14\n",
+            db.display(),
+            dir.join("spool").display()
+        ),
+    )
+    .unwrap();
+    let mut gateway = Process::spawn(&["serve"], &[], &dir);
+    let url = format!("http://127.0.0.1:{port}");
+    gateway.wait_healthy(&url).await;
+    let client = switchboard_tests::Client::new(&url);
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let metrics = client.get("/metrics").await.text;
+        if metric_value(&metrics, "switchboard_store_records_expired_total", &[]) == Some(300.0) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the retention pass did not remove the 300 old logs:\n{metrics}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let store = Store::open(&format!("sqlite://{}", db.display())).unwrap();
+    assert_eq!(store.count(&Filter::default()).unwrap(), 200);
+    let old = Filter::from_pairs([("metadata.age", "old")]).unwrap();
+    assert_eq!(store.count(&old).unwrap(), 0);
+    gateway.terminate();
+}

@@ -113,6 +113,10 @@ fn describe() {
     );
     describe_gauge!("switchboard_inflight_requests", "Chat requests in progress");
     describe_counter!(
+        "switchboard_store_records_expired_total",
+        "Logs removed from the store by logging.retention_days"
+    );
+    describe_counter!(
         "switchboard_overload_rejections_total",
         "Chat requests answered 503 past server.max_concurrent_requests"
     );
