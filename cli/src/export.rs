@@ -15,6 +15,7 @@ use switchboard_logs_api::export_format::{
 };
 
 use crate::export_resume::{self, Resume};
+use crate::parquet_export::ParquetWriter;
 
 /// The command's options.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -22,7 +23,8 @@ pub struct ExportArgs {
     /// KEY=VALUE filters, as in GET /api/export (repeat for more; all must match).
     #[arg(long = "filter")]
     pub filters: Vec<String>,
-    /// jsonl, csv, or openai (a fine-tuning / eval dataset of the successful chats).
+    /// jsonl, csv, openai (a fine-tuning / eval dataset of the successful chats), or parquet
+    /// (the CSV columns, typed; needs --out).
     #[arg(long)]
     pub format: String,
     /// Output file (default: stdout).
@@ -66,7 +68,11 @@ const PROGRESS_EVERY: u64 = 1_024;
 /// Runs the export from the store at `store_url`; returns the number of rows written.
 pub fn run(store_url: &str, args: &ExportArgs) -> Result<u64, ExportError> {
     let usage = ExportError::Usage;
-    let format = ExportFormat::parse(&args.format).map_err(usage)?;
+    if args.format == "parquet" {
+        return run_parquet(store_url, args);
+    }
+    let format = ExportFormat::parse(&args.format)
+        .map_err(|e| usage(e.replace("or openai", "openai or parquet")))?;
     let mut query = ExportQuery {
         filter: parse_filters(&args.filters)?,
         order: match &args.order {
@@ -126,6 +132,61 @@ pub fn run(store_url: &str, args: &ExportArgs) -> Result<u64, ExportError> {
         .finish()
         .and_then(|mut out| out.flush())
         .map_err(|e| ExportError::Runtime(format!("cannot write the output: {e}")))?;
+    progress.inc(since_update);
+    progress.finish_and_clear();
+    Ok(rows)
+}
+
+/// `--format parquet`: the whole matching set into the file of `--out`, one row group at a
+/// time. A Parquet file has its index at the end, so it is not resumed: run it again.
+fn run_parquet(store_url: &str, args: &ExportArgs) -> Result<u64, ExportError> {
+    let Some(path) = &args.out else {
+        return Err(ExportError::Usage(
+            "--format parquet writes a file: give it with --out".into(),
+        ));
+    };
+    if args.resume {
+        return Err(ExportError::Usage(
+            "--resume does not apply to parquet (the file's index is written at its end): export again".into(),
+        ));
+    }
+    let query = ExportQuery {
+        filter: parse_filters(&args.filters)?,
+        order: match &args.order {
+            Some(order) => export::parse_order(order).map_err(ExportError::Usage)?,
+            None => Default::default(),
+        },
+        after: args.after.clone(),
+    };
+    let store = Store::open(store_url)
+        .map_err(|e| ExportError::Runtime(format!("cannot open logging.store: {e}")))?;
+    let progress = progress_bar(&store, &query)?;
+    let file = File::create(path).map_err(|e| {
+        ExportError::Runtime(format!("cannot open {} for writing: {e}", path.display()))
+    })?;
+    let failed = |e: String| ExportError::Runtime(format!("cannot write {}: {e}", path.display()));
+    let mut writer = ParquetWriter::new(file).map_err(|e| failed(e.to_string()))?;
+    let mut since_update = 0;
+    store
+        .for_each(
+            &query.filter,
+            query.order,
+            query.after.as_deref(),
+            &mut |record, _| {
+                writer
+                    .row(record)
+                    .map_err(|e| switchboard_store::StoreError::Aborted(e.into()))?;
+                since_update += 1;
+                if since_update == PROGRESS_EVERY {
+                    progress.inc(since_update);
+                    since_update = 0;
+                }
+                Ok(())
+            },
+        )
+        .map_err(|e| ExportError::Runtime(format!("export failed: {e}")))?;
+    let rows = writer.rows();
+    writer.finish().map_err(failed)?;
     progress.inc(since_update);
     progress.finish_and_clear();
     Ok(rows)

@@ -4,6 +4,7 @@
 mod consume;
 mod export;
 mod export_resume;
+mod parquet_export;
 mod serve;
 mod shutdown;
 

@@ -212,6 +212,31 @@ async fn operators_slice_the_same_rows_in_the_api_the_export_and_the_cli() {
         "the CLI writes the same dataset"
     );
 
+    // And as a typed Parquet file, for the data team.
+    let parquet_file = dir.join("slice.parquet");
+    let mut export = Process::spawn(
+        &[
+            "export",
+            "--config",
+            config_file.to_str().unwrap(),
+            "--format",
+            "parquet",
+            "--out",
+            parquet_file.to_str().unwrap(),
+            "--filter",
+            "metadata.language.in=es,pt",
+        ],
+        &[],
+        &dir,
+    );
+    let status = export.wait_exit(Duration::from_secs(20)).await;
+    assert!(status.success(), "{}", export.stderr());
+    let (ids_in_file, ttfts) = read_parquet(&parquet_file);
+    assert_eq!(ids_in_file, set(&["op-1", "op-2", "op-5", "op-6"]));
+    let mut ttfts = ttfts;
+    ttfts.sort_by(f64::total_cmp);
+    assert_eq!(ttfts, [0.12, 0.5, 0.65, 0.8], "a typed number column");
+
     // A query that reads as a filter but is not one is refused, never answered with no rows.
     for (query, named) in [
         ("metadata.language.lt=es", "metadata.language.lt"),
@@ -226,4 +251,35 @@ async fn operators_slice_the_same_rows_in_the_api_the_export_and_the_cli() {
             .to_owned();
         assert!(message.contains(named), "{query}: {message}");
     }
+}
+
+/// The `id` and `time_to_first_token` columns of a Parquet export.
+fn read_parquet(path: &std::path::Path) -> (BTreeSet<String>, Vec<f64>) {
+    use arrow_array::{Array, Float64Array, StringArray};
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let file = std::fs::File::open(path).expect("the parquet file");
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .expect("a parquet file")
+        .build()
+        .expect("a reader");
+    let (mut ids, mut ttfts) = (BTreeSet::new(), Vec::new());
+    for batch in reader {
+        let batch = batch.expect("a record batch");
+        let id = batch.column_by_name("id").expect("id column");
+        let id = id.as_any().downcast_ref::<StringArray>().expect("text ids");
+        let ttft = batch
+            .column_by_name("time_to_first_token")
+            .expect("ttft column");
+        let ttft = ttft
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .expect("a Float64 column");
+        for row in 0..batch.num_rows() {
+            ids.insert(id.value(row).to_owned());
+            if !ttft.is_null(row) {
+                ttfts.push(ttft.value(row));
+            }
+        }
+    }
+    (ids, ttfts)
 }
