@@ -138,22 +138,7 @@ async fn operators_slice_the_same_rows_in_the_api_the_export_and_the_cli() {
             args.push(pair.replace("%20", " "));
         }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let mut export = Process::spawn(&args, &[], &dir);
-        let status = export.wait_exit(Duration::from_secs(20)).await;
-        assert!(
-            status.success(),
-            "switchboard export {query}: {}",
-            export.stderr()
-        );
-        let mut stdout = String::new();
-        use std::io::Read;
-        export
-            .child
-            .stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut stdout)
-            .unwrap();
+        let stdout = switchboard_export(&dir, &args).await;
         let rows: Vec<Value> = stdout
             .lines()
             .map(|l| serde_json::from_str(l).expect("a JSON line"))
@@ -183,29 +168,20 @@ async fn operators_slice_the_same_rows_in_the_api_the_export_and_the_cli() {
         );
         assert_eq!(example["metadata"]["language"], "es");
     }
-    let mut export = Process::spawn(
+    let config_path = config_file.to_str().unwrap();
+    let stdout = switchboard_export(
+        &dir,
         &[
             "export",
             "--config",
-            config_file.to_str().unwrap(),
+            config_path,
             "--format",
             "openai",
             "--filter",
             "metadata.language=es",
         ],
-        &[],
-        &dir,
-    );
-    assert!(export.wait_exit(Duration::from_secs(20)).await.success());
-    let mut stdout = String::new();
-    use std::io::Read;
-    export
-        .child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .unwrap();
+    )
+    .await;
     assert_eq!(
         stdout.lines().collect::<Vec<_>>(),
         reply.text.lines().collect::<Vec<_>>(),
@@ -214,11 +190,12 @@ async fn operators_slice_the_same_rows_in_the_api_the_export_and_the_cli() {
 
     // And as a typed Parquet file, for the data team.
     let parquet_file = dir.join("slice.parquet");
-    let mut export = Process::spawn(
+    switchboard_export(
+        &dir,
         &[
             "export",
             "--config",
-            config_file.to_str().unwrap(),
+            config_path,
             "--format",
             "parquet",
             "--out",
@@ -226,11 +203,8 @@ async fn operators_slice_the_same_rows_in_the_api_the_export_and_the_cli() {
             "--filter",
             "metadata.language.in=es,pt",
         ],
-        &[],
-        &dir,
-    );
-    let status = export.wait_exit(Duration::from_secs(20)).await;
-    assert!(status.success(), "{}", export.stderr());
+    )
+    .await;
     let (ids_in_file, ttfts) = read_parquet(&parquet_file);
     assert_eq!(ids_in_file, set(&["op-1", "op-2", "op-5", "op-6"]));
     let mut ttfts = ttfts;
@@ -282,4 +256,21 @@ fn read_parquet(path: &std::path::Path) -> (BTreeSet<String>, Vec<f64>) {
         }
     }
     (ids, ttfts)
+}
+
+/// Runs `switchboard <args>` in `dir` to its end; what it wrote to stdout.
+async fn switchboard_export(dir: &std::path::Path, args: &[&str]) -> String {
+    use std::io::Read;
+    let mut export = Process::spawn(args, &[], dir);
+    let status = export.wait_exit(Duration::from_secs(20)).await;
+    assert!(
+        status.success(),
+        "switchboard {args:?}: {}",
+        export.stderr()
+    );
+    let mut stdout = String::new();
+    if let Some(mut out) = export.child.stdout.take() {
+        out.read_to_string(&mut stdout).expect("stdout");
+    }
+    stdout
 }
