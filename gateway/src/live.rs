@@ -33,13 +33,18 @@ pub struct Live {
 }
 
 impl Live {
-    /// Builds generation `version` of `config`, its targets' state taken from `states`.
+    /// Builds generation `version` of `config`, its targets' state taken from `states`; with
+    /// the `previous` generation, over its HTTP client (its open upstream connections).
     pub fn build(
         config: Config,
         version: u64,
         states: &Arc<TargetStates>,
+        previous: Option<&Live>,
     ) -> Result<Live, ProviderError> {
-        let providers = Providers::from_config(&config)?;
+        let providers = match previous {
+            Some(previous) => previous.routes.providers().rebuilt(&config)?,
+            None => Providers::from_config(&config)?,
+        };
         Ok(Live {
             version,
             routes: Routes::new(&config, providers, states.clone()),

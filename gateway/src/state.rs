@@ -64,7 +64,7 @@ impl AppState {
             },
             None => None,
         };
-        let live = Live::build(config.clone(), 1, &targets)?;
+        let live = Live::build(config.clone(), 1, &targets, None)?;
         Ok(AppState {
             records: Arc::new(RecordContext::new(sink, config.logging.capture_bodies)),
             requests: Arc::new(Semaphore::new(config.server.max_concurrent_requests)),
@@ -129,9 +129,10 @@ impl AppState {
         let source = self.source.as_ref().ok_or(ReloadError::NoSource)?;
         let next = source()?;
         let (next, warnings) = keep_restart_settings(&self.config, next);
-        let version = self.live.load().version + 1;
-        self.live
-            .store(Arc::new(Live::build(next, version, &self.targets)?));
+        let previous = self.live.load_full();
+        let version = previous.version + 1;
+        let next = Live::build(next, version, &self.targets, Some(&previous))?;
+        self.live.store(Arc::new(next));
         Ok(Reloaded { version, warnings })
     }
 

@@ -15,12 +15,22 @@ use crate::provider::Provider;
 #[derive(Clone)]
 pub struct Providers {
     by_name: HashMap<String, Arc<dyn Provider>>,
+    client: reqwest::Client,
 }
 
 impl Providers {
     /// Builds an adapter for every `[providers.<name>]`.
     pub fn from_config(config: &Config) -> Result<Providers, ProviderError> {
-        let client = http_client()?;
+        Providers::with_client(config, http_client()?)
+    }
+
+    /// The adapters of `config` (a reload) over this generation's HTTP client, so the
+    /// connections already open to the providers stay in use: a reload costs no handshakes.
+    pub fn rebuilt(&self, config: &Config) -> Result<Providers, ProviderError> {
+        Providers::with_client(config, self.client.clone())
+    }
+
+    fn with_client(config: &Config, client: reqwest::Client) -> Result<Providers, ProviderError> {
         let body_limit = config.server.max_upstream_body_bytes;
         let mut by_name: HashMap<String, Arc<dyn Provider>> = HashMap::new();
         for (name, provider) in &config.providers {
@@ -40,7 +50,7 @@ impl Providers {
             };
             by_name.insert(name.clone(), adapter);
         }
-        Ok(Providers { by_name })
+        Ok(Providers { by_name, client })
     }
 
     /// The provider called `name`.

@@ -54,6 +54,8 @@ targets = [{ provider = "openai", model = "first" }]"#;
     let client = Client::new(&url);
     assert_eq!(version(&client).await, 1);
     assert_eq!(client.chat(&ask("voice-new")).await.status, 404);
+    assert_eq!(client.chat(&ask("voice-fast")).await.status, 200);
+    let warm = mock.connections();
 
     let two = format!(
         "{one}\n[models.\"voice-new\"]\ntargets = [{{ provider = \"openai\", model = \"second\" }}]"
@@ -67,6 +69,11 @@ targets = [{ provider = "openai", model = "first" }]"#;
     let served = client.chat(&ask("voice-new")).await;
     assert_eq!(served.status, 200, "{}", served.text);
     assert_eq!(served.header("x-switchboard-model"), Some("second"));
+    assert_eq!(
+        mock.connections(),
+        warm,
+        "the new generation kept using the open upstream connection"
+    );
 
     // A broken file: every problem in the answer, and nothing of it applied.
     std::fs::write(

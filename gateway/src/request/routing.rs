@@ -147,6 +147,11 @@ impl Routes {
         Some(route)
     }
 
+    /// The providers the routes use.
+    pub fn providers(&self) -> &Providers {
+        &self.providers
+    }
+
     /// The configured model names, for `GET /v1/models`.
     pub fn model_names(&self) -> &[String] {
         &self.names

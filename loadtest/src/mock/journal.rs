@@ -29,6 +29,7 @@ pub(crate) struct Journal {
     requests: Option<Mutex<Vec<ReceivedRequest>>>,
     ordinals: Mutex<HashMap<String, u64>>,
     cancelled: AtomicUsize,
+    connections: AtomicUsize,
     next_id: AtomicU64,
 }
 
@@ -44,6 +45,7 @@ impl Journal {
             requests: record.then(|| Mutex::new(Vec::new())),
             ordinals: Mutex::new(HashMap::new()),
             cancelled: AtomicUsize::new(0),
+            connections: AtomicUsize::new(0),
             next_id: AtomicU64::new(1),
         }
     }
@@ -105,6 +107,16 @@ impl Journal {
     /// Streams whose client went away early.
     pub fn cancelled_streams(&self) -> usize {
         self.cancelled.load(Ordering::Relaxed)
+    }
+
+    /// Notes a connection accepted.
+    pub fn connection_accepted(&self) {
+        self.connections.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::Relaxed)
     }
 
     /// A fresh response id (`chatcmpl-mock-<n>`).

@@ -149,6 +149,11 @@ impl MockHandle {
         self.journal.requests_for(model_prefix)
     }
 
+    /// TCP connections the mock accepted (a client reusing its pool opens few).
+    pub fn connections(&self) -> usize {
+        self.journal.connections()
+    }
+
     /// Streams whose client went away before the mock finished writing them.
     pub fn cancelled_streams(&self) -> usize {
         self.journal.cancelled_streams()

@@ -33,6 +33,7 @@ pub(crate) async fn serve(
                 Ok((socket, _peer)) => {
                     // Best effort: a socket that refuses NODELAY still works.
                     let _ = socket.set_nodelay(true);
+                    shared.journal.connection_accepted();
                     let builder = builder.clone();
                     let shared = Arc::clone(&shared);
                     connections.spawn(async move {
