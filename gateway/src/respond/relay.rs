@@ -342,14 +342,14 @@ async fn send_chunk(
     if usage_only && !include_usage {
         return true;
     }
-    let data = match &progress.rewrite {
-        None => chunk.data.clone(),
+    let frame = match &progress.rewrite {
+        None => sse::event(&chunk.data),
         Some(identity) => match identity.rewrite(&chunk.data) {
-            Some(data) => data,
+            Some(data) => sse::event(&data),
             None => return true,
         },
     };
-    tx.send(sse::event(&data)).await.is_ok()
+    tx.send(frame).await.is_ok()
 }
 
 fn gone() -> String {
