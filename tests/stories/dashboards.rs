@@ -1,8 +1,8 @@
 //! The on-call engineer's artefacts work against the real thing: the alert rules shipped in
 //! `deploy/prometheus/` pass their own `promtool` unit tests and load into a real Prometheus,
 //! and every query of the Grafana dashboard in `deploy/grafana/` parses and returns series
-//! from a real gateway that went through fallbacks, retries, stalls, invalid JSON, failed
-//! requests, an open circuit and a reload.
+//! from a real gateway that went through fallbacks, retries, stalls, invalid JSON, hedges, a
+//! continued stream, an unreadable event, failed requests, an open circuit and a reload.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -76,6 +76,11 @@ base_url = "{mock_url}"
 kind = "openai"
 base_url = "{mock_url}"
 
+[providers.selfhosted]
+kind = "openai"
+base_url = "{mock_url}"
+prefill = true
+
 [metrics]
 metadata_labels = ["use_case"]
 
@@ -97,6 +102,20 @@ stall_timeout_ms = 100
 # JSON that does not parse from the primary.
 [models."intent-json"]
 targets = [{{ provider = "openai", model = "j?json=invalid" }}, {{ provider = "backup", model = "k?json=valid" }}]
+
+# A late primary is hedged; a stream that stalls mid-answer is finished by another target; a
+# provider sends one event nobody can read.
+[models."voice-hedge"]
+targets = [{{ provider = "openai", model = "late?ttft_ms=400" }}, {{ provider = "backup", model = "b" }}]
+hedge_after_ms = 50
+
+[models."voice-continue"]
+targets = [{{ provider = "openai", model = "c?chunks=4&stall_after=2" }}, {{ provider = "selfhosted", model = "d?chunks=4" }}]
+mid_stream = "continue"
+stall_timeout_ms = 100
+
+[models."voice-garbage"]
+targets = [{{ provider = "backup", model = "g?chunks=3&garbage_after=1" }}]
 
 # Every target down: requests fail, and the circuit opens.
 [models."broken"]
@@ -121,7 +140,14 @@ async fn traffic(client: &Client) -> usize {
             client.chat_with(&ask("voice-fast", false), &headers).await;
             sent += 1;
         }
-        let streams = [("voice-stream", 2), ("voice-fast", 2), ("voice-stall", 1)];
+        let streams = [
+            ("voice-stream", 2),
+            ("voice-fast", 2),
+            ("voice-stall", 1),
+            ("voice-hedge", 1),
+            ("voice-continue", 1),
+            ("voice-garbage", 1),
+        ];
         for (model, n) in streams {
             for _ in 0..n {
                 let mut body = ask(model, true);
