@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Instructions per request, counted by valgrind's callgrind (machine noise does not move
+# them): the figure [perf] optimises. Not part of CI; ~5 min after the release build.
+#
+#   scripts/callgrind.sh            # N=500 requests per setting
+#
+# The gateway (release build, logging to a private redis-server, the log writer included: the
+# whole process is counted) runs under callgrind with instrumentation off; the load generator
+# warms it up, then instrumentation is switched on for exactly N requests at one connection and
+# off again. Settings: non-stream requests; streams of 20 and of 100 chunks (their difference
+# over 80 chunks is the cost of one relayed chunk). Output: target/callgrind/<stamp>/ and a
+# table on stdout.
+set -uo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT" || exit 1
+N="${N:-500}"
+WARM_N="${WARM_N:-100}"
+MOCK_PORT="${MOCK_PORT:-19600}"
+GW_PORT="${GW_PORT:-19610}"
+REDIS_PORT="${REDIS_PORT:-19620}"
+OUT="$ROOT/target/callgrind/$(date -u +%Y-%m-%dT%H%M%SZ)"
+mkdir -p "$OUT"
+log() { printf '[callgrind] %s\n' "$*" >&2; }
+PIDS=()
+cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done; wait 2>/dev/null; }
+trap cleanup EXIT
+
+command -v valgrind >/dev/null || { log "valgrind is not installed"; exit 1; }
+if [[ ! -x target/release/switchboard || ! -x target/release/mock-provider || ! -x target/release/loadgen ]]; then
+  log "building release binaries"
+  cargo build --release -q -p switchboard-cli -p switchboard-loadtest --bins || exit 1
+fi
+
+MOCK_ADDR="127.0.0.1:$MOCK_PORT" timeout -k 5 1800 target/release/mock-provider >"$OUT/mock.log" 2>&1 &
+PIDS+=($!)
+timeout -k 5 1800 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
+  --dir "$OUT" >"$OUT/redis.log" 2>&1 &
+PIDS+=($!)
+cat >"$OUT/switchboard.toml" <<TOML
+[server]
+listen = "127.0.0.1:$GW_PORT"
+
+[logging]
+redis_url = "redis://127.0.0.1:$REDIS_PORT"
+spool_dir = "$OUT/spool"
+store = "sqlite://$OUT/unused.db"
+
+[providers.mock]
+kind = "openai"
+base_url = "http://127.0.0.1:$MOCK_PORT/v1"
+
+[models."ns"]
+targets = [{ provider = "mock", model = "gpt-4o-mini" }]
+
+[models."st20"]
+targets = [{ provider = "mock", model = "gpt-4o-mini?chunks=20" }]
+
+[models."st100"]
+targets = [{ provider = "mock", model = "gpt-4o-mini?chunks=100" }]
+TOML
+RUST_LOG=warn timeout -k 5 1800 valgrind --tool=callgrind --instr-atstart=no \
+  --callgrind-out-file="$OUT/callgrind.out.%p" target/release/switchboard serve \
+  --config "$OUT/switchboard.toml" >"$OUT/gateway.log" 2>&1 &
+GW=$!
+PIDS+=($GW)
+for _ in $(seq 1 600); do
+  curl -sf --max-time 2 "http://127.0.0.1:$GW_PORT/healthz" >/dev/null && break
+  sleep 0.2
+done
+curl -sf --max-time 2 "http://127.0.0.1:$GW_PORT/healthz" >/dev/null || { log "gateway did not start"; exit 1; }
+# callgrind_control with no pid acts on every callgrind run: this one is the only one.
+
+total() { # the instructions of the newest dump (callgrind.out.<pid>.<part>)
+  local file
+  file=$(ls "$OUT"/callgrind.out.*.* 2>/dev/null | sort -t. -k3 -n | tail -1)
+  awk '/^totals:/ {print $2; exit}' "$file"
+}
+
+measure() { # $1 model, $2 stream flag
+  target/release/loadgen --url "http://127.0.0.1:$GW_PORT/v1" --model "$1" $2 -c 1 -n "$WARM_N" \
+    -d 600 --timeout 120 >/dev/null 2>>"$OUT/loadgen.log"
+  callgrind_control -z >/dev/null
+  callgrind_control -i on >/dev/null
+  target/release/loadgen --url "http://127.0.0.1:$GW_PORT/v1" --model "$1" $2 -c 1 -n "$N" \
+    -d 600 --timeout 120 >>"$OUT/results.jsonl" 2>>"$OUT/loadgen.log"
+  sleep 1 # let the log writer ship the last records while counted
+  callgrind_control -i off >/dev/null
+  callgrind_control --dump >/dev/null
+  # The dump is written by the gateway's next scheduled basic block: give it a moment.
+  sleep 1
+  total
+}
+
+log "non-stream: $N requests"
+NS=$(measure ns "")
+log "streams of 20 chunks"
+S20=$(measure st20 "--stream")
+log "streams of 100 chunks"
+S100=$(measure st100 "--stream")
+
+python3 - "$N" "$NS" "$S20" "$S100" <<'PY'
+import sys
+n, ns, s20, s100 = int(sys.argv[1]), *(int(x) for x in sys.argv[2:])
+print("| setting | instructions (whole process) | per request |")
+print("|---|---|---|")
+print(f"| non-stream | {ns:,} | {ns // n:,} |")
+print(f"| stream, 20 chunks | {s20:,} | {s20 // n:,} |")
+print(f"| stream, 100 chunks | {s100:,} | {s100 // n:,} |")
+print(f"\nper relayed chunk: {(s100 - s20) / n / 80:,.0f} instructions")
+PY
+log "results in $OUT"
