@@ -27,16 +27,10 @@ MOCK_PORT="${MOCK_PORT:-19400}"
 GW_PORT="${GW_PORT:-19410}"
 OUT="$ROOT/target/bench-operations/$(date -u +%Y-%m-%dT%H%M%SZ)"
 mkdir -p "$OUT"
-log() { printf '[bench-operations] %s\n' "$*" >&2; }
-PIDS=()
-GW_PID=""
-cleanup() { for pid in "${PIDS[@]}" $GW_PID; do kill "$pid" 2>/dev/null; done; wait 2>/dev/null; }
-trap cleanup EXIT
-
-if [[ ! -x target/release/switchboard || ! -x target/release/mock-provider || ! -x target/release/loadgen ]]; then
-  log "building release binaries"
-  cargo build --release -q -p switchboard-cli -p switchboard-loadtest --bins || exit 1
-fi
+# shellcheck source=scripts/bench/common.sh
+source "$ROOT/scripts/bench/common.sh"
+bench_init bench-operations
+need_release_bins
 
 MOCK_ADDR="127.0.0.1:$MOCK_PORT" MOCK_THREADS=1 \
   taskset -c 0 timeout -k 5 1800 target/release/mock-provider >"$OUT/mock.log" 2>&1 &
@@ -95,11 +89,8 @@ start_gateway() {
   taskset -c 1 timeout -k 5 1200 env RUST_LOG=warn target/release/switchboard serve \
     --config "$OUT/switchboard.toml" >>"$OUT/gateway.log" 2>&1 &
   GW_PID=$!
-  for _ in $(seq 1 100); do
-    curl -sf --max-time 1 "http://127.0.0.1:$GW_PORT/healthz" >/dev/null && return 0
-    sleep 0.1
-  done
-  log "gateway did not start"; exit 1
+  PIDS+=("$GW_PID")
+  wait_healthy "http://127.0.0.1:$GW_PORT"
 }
 
 write_config ""

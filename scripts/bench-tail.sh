@@ -25,15 +25,10 @@ MOCK_PORT="${MOCK_PORT:-19500}"
 GW_PORT="${GW_PORT:-19510}"
 OUT="$ROOT/target/bench-tail/$(date -u +%Y-%m-%dT%H%M%SZ)"
 mkdir -p "$OUT"
-log() { printf '[bench-tail] %s\n' "$*" >&2; }
-PIDS=()
-cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done; wait 2>/dev/null; }
-trap cleanup EXIT
-
-if [[ ! -x target/release/switchboard || ! -x target/release/mock-provider || ! -x target/release/loadgen ]]; then
-  log "building release binaries"
-  cargo build --release -q -p switchboard-cli -p switchboard-loadtest --bins || exit 1
-fi
+# shellcheck source=scripts/bench/common.sh
+source "$ROOT/scripts/bench/common.sh"
+bench_init bench-tail
+need_release_bins
 
 MOCK_ADDR="127.0.0.1:$MOCK_PORT" MOCK_THREADS=1 \
   taskset -c 0 timeout -k 5 900 target/release/mock-provider >"$OUT/mock.log" 2>&1 &
@@ -99,11 +94,7 @@ TOML
 taskset -c 1 timeout -k 5 900 env RUST_LOG=warn target/release/switchboard serve \
   --config "$OUT/switchboard.toml" >"$OUT/gateway.log" 2>&1 &
 PIDS+=($!)
-for _ in $(seq 1 100); do
-  curl -sf --max-time 1 "http://127.0.0.1:$GW_PORT/healthz" >/dev/null && break
-  sleep 0.1
-done
-curl -sf --max-time 1 "http://127.0.0.1:$GW_PORT/healthz" >/dev/null || { log "gateway did not start"; exit 1; }
+wait_healthy "http://127.0.0.1:$GW_PORT"
 
 for model in backup-alone timeout-only hedge-100ms hedge-auto hedge-auto-min20; do
   log "$model: $WARM_N warm-up streams, then $N measured"

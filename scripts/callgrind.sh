@@ -20,16 +20,11 @@ GW_PORT="${GW_PORT:-19610}"
 REDIS_PORT="${REDIS_PORT:-19620}"
 OUT="$ROOT/target/callgrind/$(date -u +%Y-%m-%dT%H%M%SZ)"
 mkdir -p "$OUT"
-log() { printf '[callgrind] %s\n' "$*" >&2; }
-PIDS=()
-cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done; wait 2>/dev/null; }
-trap cleanup EXIT
-
+# shellcheck source=scripts/bench/common.sh
+source "$ROOT/scripts/bench/common.sh"
+bench_init callgrind
 command -v valgrind >/dev/null || { log "valgrind is not installed"; exit 1; }
-if [[ ! -x target/release/switchboard || ! -x target/release/mock-provider || ! -x target/release/loadgen ]]; then
-  log "building release binaries"
-  cargo build --release -q -p switchboard-cli -p switchboard-loadtest --bins || exit 1
-fi
+need_release_bins
 
 MOCK_ADDR="127.0.0.1:$MOCK_PORT" timeout -k 5 1800 target/release/mock-provider >"$OUT/mock.log" 2>&1 &
 PIDS+=($!)
@@ -63,11 +58,8 @@ RUST_LOG=warn timeout -k 5 1800 valgrind --tool=callgrind --instr-atstart=no \
   --config "$OUT/switchboard.toml" >"$OUT/gateway.log" 2>&1 &
 GW=$!
 PIDS+=($GW)
-for _ in $(seq 1 600); do
-  curl -sf --max-time 2 "http://127.0.0.1:$GW_PORT/healthz" >/dev/null && break
-  sleep 0.2
-done
-curl -sf --max-time 2 "http://127.0.0.1:$GW_PORT/healthz" >/dev/null || { log "gateway did not start"; exit 1; }
+# Slow to start under valgrind: up to a minute.
+wait_healthy "http://127.0.0.1:$GW_PORT" 600
 # callgrind_control with no pid acts on every callgrind run: this one is the only one.
 
 total() { # the instructions of the newest dump (callgrind.out.<pid>.<part>)
