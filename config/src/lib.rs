@@ -14,6 +14,7 @@ pub mod redact;
 mod resolved;
 pub mod schema;
 mod validate;
+mod value_errors;
 
 pub use error::{ConfigError, Problem};
 pub use error_kind::ErrorKind;

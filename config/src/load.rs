@@ -59,6 +59,11 @@ impl Config {
             crate::known_keys::remove(&mut table, &key.path);
         }
         let mut problems: Vec<Problem> = unknown.into_iter().map(|u| u.problem).collect();
+        // Every value of the wrong type too, taken out the same way.
+        for bad in crate::value_errors::bad_values(text) {
+            crate::known_keys::remove(&mut table, &bad.path);
+            problems.push(bad.problem);
+        }
         let invalid = |problems| ConfigError::Invalid {
             origin: origin.to_owned(),
             problems,

@@ -369,3 +369,36 @@ fn retention_days_must_keep_at_least_a_day() {
         Config::from_toml_str("[logging]\nretention_days = 14\n", "sb.toml", &env).unwrap();
     assert_eq!(config.logging.retention_days, Some(14));
 }
+
+#[test]
+fn every_value_of_the_wrong_kind_is_named_in_one_run_beside_the_unknown_keys() {
+    let text = r#"
+[providers.openai]
+kind = "openai"
+base_url = "https://api.openai.com/v1"
+prefil = true
+
+[models.voice]
+targets = [{ provider = "openai", model = "gpt-4o-mini", prefill = "vlm" }]
+mid_stream = "continu"
+fallback_on = ["stall", "silence"]
+retries = "two"
+"#;
+    let err = Config::from_toml_str(text, "sb.toml", &env).unwrap_err();
+    let lines = err.lines();
+    let expect = [
+        "sb.toml: providers.openai.prefil: unknown key (line 5)",
+        "sb.toml: models.voice.targets[0].prefill: \"vlm\" is not a prefill style",
+        "sb.toml: models.voice.mid_stream: unknown variant `continu`, expected `error` or `continue` (line 9)",
+        "sb.toml: models.voice.fallback_on: unknown error kind \"silence\"",
+        "sb.toml: models.voice.retries: invalid type: string \"two\"",
+    ];
+    for want in expect {
+        assert!(
+            lines.iter().any(|l| l.starts_with(want)),
+            "missing {want:?} in:\n{}",
+            lines.join("\n")
+        );
+    }
+    assert_eq!(lines.len(), expect.len(), "{}", lines.join("\n"));
+}
