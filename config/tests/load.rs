@@ -2,6 +2,17 @@
 
 use switchboard_config::{Config, ConfigError, ErrorKind, ProviderKind, StreamJson};
 
+/// Every line of `expect` begins one of the reported `lines`.
+fn assert_reported(lines: &[String], expect: &[&str]) {
+    for want in expect {
+        assert!(
+            lines.iter().any(|l| l.starts_with(want)),
+            "missing {want:?} in:\n{}",
+            lines.join("\n")
+        );
+    }
+}
+
 fn env(name: &str) -> Option<String> {
     match name {
         "OPENAI_API_KEY" => Some("sk-openai-secret".into()),
@@ -181,13 +192,7 @@ targets = []
         "sb.toml: models.fast.targets[0].provider: unknown provider \"opneai\"; fix: define [providers.opneai] or use one of: az, openai",
         "sb.toml: models.empty.targets: is empty",
     ];
-    for want in expect {
-        assert!(
-            lines.iter().any(|l| l.starts_with(want)),
-            "missing {want:?} in:\n{}",
-            lines.join("\n")
-        );
-    }
+    assert_reported(&lines, &expect);
     assert!(lines.iter().all(|l| l.contains("; fix: ")));
 }
 
@@ -246,13 +251,7 @@ max_label_values = 0
         "sb.toml: metrics.metadata_labels[3]: \"use_case\" is listed twice",
         "sb.toml: metrics.max_label_values: is 0",
     ];
-    for want in expect {
-        assert!(
-            lines.iter().any(|l| l.starts_with(want)),
-            "missing {want:?} in:\n{}",
-            lines.join("\n")
-        );
-    }
+    assert_reported(&lines, &expect);
     assert_eq!(lines.len(), expect.len(), "{}", lines.join("\n"));
     let good = Config::from_toml_str(
         "[metrics]\nmetadata_labels = [\"use_case\", \"language\"]\n",
@@ -393,12 +392,6 @@ retries = "two"
         "sb.toml: models.voice.fallback_on: unknown error kind \"silence\"",
         "sb.toml: models.voice.retries: invalid type: string \"two\"",
     ];
-    for want in expect {
-        assert!(
-            lines.iter().any(|l| l.starts_with(want)),
-            "missing {want:?} in:\n{}",
-            lines.join("\n")
-        );
-    }
+    assert_reported(&lines, &expect);
     assert_eq!(lines.len(), expect.len(), "{}", lines.join("\n"));
 }

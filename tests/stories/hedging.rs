@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use switchboard_tests::{Gateway, metric_value, mock, sdk_reads};
+use switchboard_tests::{Gateway, SseStream, metric_value, mock, sdk_reads};
 
 fn ask(model: &str) -> Value {
     json!({"model": model, "messages": [{"role": "user", "content": "¿Cuál es mi saldo?"}]})
@@ -30,6 +30,13 @@ targets = [{{ provider = "primary", model = "{primary}" }}, {{ provider = "backu
     )
 }
 
+fn request_id(stream: &SseStream) -> String {
+    stream
+        .header("x-switchboard-request-id")
+        .expect("x-switchboard-request-id")
+        .to_owned()
+}
+
 fn attempts(record: &Value) -> Vec<Value> {
     record["attempts"].as_array().cloned().unwrap_or_default()
 }
@@ -50,10 +57,7 @@ async fn a_late_stream_is_hedged_the_backup_speaks_first_and_the_primary_is_hung
     assert_eq!(stream.status, 200);
     assert_eq!(stream.header("x-switchboard-hedged"), Some("true"));
     assert_eq!(stream.header("x-switchboard-provider"), Some("backup"));
-    let id = stream
-        .header("x-switchboard-request-id")
-        .unwrap()
-        .to_owned();
+    let id = request_id(&stream);
     let end = stream.finish().await;
     assert!(end.done(), "{}", end.raw);
     assert_eq!(
@@ -118,10 +122,7 @@ async fn when_the_primary_speaks_first_the_hedge_is_the_one_hung_up_on() {
     assert_eq!(stream.header("x-switchboard-hedged"), Some("true"));
     assert_eq!(stream.header("x-switchboard-provider"), Some("primary"));
     assert_eq!(stream.header("x-switchboard-fallback-index"), Some("0"));
-    let id = stream
-        .header("x-switchboard-request-id")
-        .unwrap()
-        .to_owned();
+    let id = request_id(&stream);
     assert!(stream.finish().await.done());
     assert!(
         mock.wait_cancelled(1, Duration::from_millis(1500)).await,
@@ -193,10 +194,7 @@ async fn a_primary_that_fails_during_the_race_leaves_the_hedge_to_serve() {
     let stream = gateway.client().stream(&ask(model)).await;
     assert_eq!(stream.status, 200);
     assert_eq!(stream.header("x-switchboard-provider"), Some("backup"));
-    let id = stream
-        .header("x-switchboard-request-id")
-        .unwrap()
-        .to_owned();
+    let id = request_id(&stream);
     assert!(stream.finish().await.done());
     let record = gateway.records.by_id(&id).await;
     let attempts = attempts(&record);
@@ -256,10 +254,7 @@ async fn auto_hedges_the_calls_that_are_late_for_that_target() {
         assert_eq!(stream.status, 200);
         let was_hedged = stream.header("x-switchboard-hedged") == Some("true");
         let provider = stream.header("x-switchboard-provider").unwrap().to_owned();
-        let id = stream
-            .header("x-switchboard-request-id")
-            .unwrap()
-            .to_owned();
+        let id = request_id(&stream);
         assert!(stream.finish().await.done());
         let record = gateway.records.by_id(&id).await;
         let attempts = attempts(&record);
