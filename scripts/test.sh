@@ -9,17 +9,29 @@ if ! command -v redis-server >/dev/null 2>&1; then
   echo "installing redis-server (Debian package)" >&2
   apt-get update -qq && apt-get install -y -qq redis-server >/dev/null
 fi
-# prometheus and promtool: the dashboards story checks deploy/ against a private Prometheus.
-# policy-rc.d keeps the package from starting its own server on the standard port.
-if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
-  echo "installing prometheus (Debian package, its service not started)" >&2
+# policy-rc.d keeps a package from starting its own server on the standard port while it
+# installs (removed when this script exits, unless it was there before).
+no_service_start() {
   policy=/usr/sbin/policy-rc.d
   if [ ! -e "$policy" ]; then
     printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy"
     trap 'rm -f "$policy"' EXIT
   fi
+}
+# prometheus and promtool: the dashboards story checks deploy/ against a private Prometheus.
+if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
+  echo "installing prometheus (Debian package, its service not started)" >&2
+  no_service_start
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
     apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+fi
+# initdb and postgres: tests that need PostgreSQL start a private one (test-services/), never the
+# machine's own on 5432. Debian keeps them in /usr/lib/postgresql/<version>/bin, off PATH.
+if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
+  echo "installing postgresql (Debian package, its service not started)" >&2
+  no_service_start
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -qq --no-install-recommends postgresql >/dev/null
 fi
 # The official OpenAI, Anthropic and Respan Python SDKs: stories drive the gateway with them.
 if ! python3 -c 'import openai, anthropic, respan' >/dev/null 2>&1; then

@@ -91,7 +91,8 @@ pub fn run(store_url: &str, args: &ExportArgs) -> Result<u64, ExportError> {
         let what = what.to_owned();
         move |e: switchboard_store::StoreError| ExportError::Runtime(format!("{what}: {e}"))
     };
-    let store = Store::open(store_url).map_err(runtime("cannot open logging.store"))?;
+    let mut store =
+        switchboard_store::open(store_url).map_err(runtime("cannot open logging.store"))?;
 
     let mut header = true;
     if args.resume
@@ -115,12 +116,12 @@ pub fn run(store_url: &str, args: &ExportArgs) -> Result<u64, ExportError> {
         }
     }
 
-    let progress = progress_bar(&store, &query)?;
+    let progress = progress_bar(&mut store, &query)?;
     let out = output(args.out.as_ref(), args.resume)?;
     let mut writer = ExportWriter::new(format, BufWriter::with_capacity(256 * 1024, out), header)
         .map_err(|e| ExportError::Runtime(format!("cannot write the output: {e}")))?;
     let mut since_update = 0;
-    let rows = export::run(&store, &query, &mut writer, &mut |_| {
+    let rows = export::run(&mut store, &query, &mut writer, &mut |_| {
         since_update += 1;
         if since_update == PROGRESS_EVERY {
             progress.inc(since_update);
@@ -158,9 +159,9 @@ fn run_parquet(store_url: &str, args: &ExportArgs) -> Result<u64, ExportError> {
         },
         after: args.after.clone(),
     };
-    let store = Store::open(store_url)
+    let mut store = switchboard_store::open(store_url)
         .map_err(|e| ExportError::Runtime(format!("cannot open logging.store: {e}")))?;
-    let progress = progress_bar(&store, &query)?;
+    let progress = progress_bar(&mut store, &query)?;
     let file = File::create(path).map_err(|e| {
         ExportError::Runtime(format!("cannot open {} for writing: {e}", path.display()))
     })?;
@@ -212,7 +213,7 @@ fn parse_filters(filters: &[String]) -> Result<Filter, ExportError> {
 }
 
 /// A bar over the matching rows on a terminal; hidden (and nothing counted) otherwise.
-fn progress_bar(store: &Store, query: &ExportQuery) -> Result<ProgressBar, ExportError> {
+fn progress_bar(store: &mut Store, query: &ExportQuery) -> Result<ProgressBar, ExportError> {
     if !io::stderr().is_terminal() {
         return Ok(ProgressBar::hidden());
     }

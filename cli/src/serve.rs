@@ -30,7 +30,10 @@ pub fn run(config: Config, source: ConfigSource) -> anyhow::Result<()> {
         let origin = config.origin.clone();
         let log_target = match &config.logging.redis_url {
             Some(_) => format!("redis stream {}", config.logging.stream),
-            None => format!("embedded store {}", config.logging.store),
+            None => format!(
+                "embedded store {}",
+                switchboard_store::redacted_url(&config.logging.store)
+            ),
         };
         let state = Arc::new(app_state(config, &pipeline)?.with_reload(source));
         reload_on_sighup(state.clone());

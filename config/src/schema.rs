@@ -95,7 +95,8 @@ pub struct LoggingConfig {
     pub spool_dir: String,
     /// Spool size past which new records are dropped (and counted).
     pub spool_max_bytes: u64,
-    /// The store `consume` (or the embedded mode) writes into: `sqlite://PATH`.
+    /// The store `consume` (or the embedded mode) writes into and the logs API reads:
+    /// `sqlite://PATH` or `postgres://USER:PASSWORD@HOST:PORT/DB`.
     pub store: String,
     /// Keep `input`/`output` in records.
     pub capture_bodies: bool,

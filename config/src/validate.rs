@@ -200,11 +200,20 @@ fn logging(config: &RawConfig, out: &mut Problems) {
             "use e.g. \"switchboard:logs\"",
         );
     }
-    if !logging.store.starts_with("sqlite://") || logging.store.len() == "sqlite://".len() {
+    let store = logging.store.as_str();
+    let supported = ["sqlite://", "postgres://", "postgresql://"]
+        .iter()
+        .any(|scheme| store.len() > scheme.len() && store.starts_with(scheme));
+    if !supported {
+        // Only the scheme is shown: the rest of a database URL can hold a password.
+        let scheme = store
+            .split_once("://")
+            .map_or("no scheme", |(scheme, _)| scheme);
         out.push(
             "logging.store",
-            format!("\"{}\" is not a supported store URL", logging.store),
-            "write sqlite://PATH, e.g. \"sqlite://data/switchboard.db\"",
+            format!("is not a supported store URL ({scheme})"),
+            "write sqlite://PATH (one machine, e.g. \"sqlite://data/switchboard.db\") or \
+             postgres://USER:PASSWORD@HOST:5432/DB (shared by many gateways and consumers)",
         );
     }
     if logging.retention_days == Some(0) {

@@ -30,6 +30,9 @@ pub enum ConsumeError {
         /// What was wrong with it.
         why: String,
     },
+    /// The blocking task that writes into the store failed (it panicked or was cancelled).
+    #[error("the store task failed: {0}")]
+    StoreTask(String),
     /// The store refused a batch (nothing of it is acknowledged).
     #[error("store insert failed: {0}")]
     StoreInsert(switchboard_store::StoreError),

@@ -7,13 +7,14 @@
 //! stored once. An entry that is not a record is copied to `<stream>:dead` and acknowledged.
 
 use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use redis::Value as RedisValue;
 use redis::aio::MultiplexedConnection;
 use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
 use switchboard_config::LoggingConfig;
-use switchboard_store::Store;
+use switchboard_store::{InsertSummary, Reopening};
 
 mod error;
 
@@ -71,23 +72,25 @@ pub async fn run(
 ) -> Result<ConsumeStats, ConsumeError> {
     let url = config.redis_url.as_deref().ok_or(ConsumeError::NoRedis)?;
     let client = redis::Client::open(url).map_err(|e| ConsumeError::RedisUrl(e.kind()))?;
-    let mut store = Store::open(&config.store).map_err(ConsumeError::StoreOpen)?;
+    // The store is used from blocking threads (its drivers block), and opened again after its
+    // connection broke: a database restart fails a few batches, which are retried.
     // `logging.retention_days`: a pass now, then hourly, on a connection of its own.
-    let _retention = match config.retention_days {
-        Some(days) => {
-            let expired = metrics::counter!("switchboard_store_records_expired_total");
-            Some(
-                switchboard_store::Retention::start(
-                    &config.store,
-                    days,
-                    RETENTION_EVERY,
-                    move |n| expired.increment(n),
-                )
-                .map_err(ConsumeError::StoreOpen)?,
-            )
-        }
-        None => None,
-    };
+    let (store_url, retention_days) = (config.store.clone(), config.retention_days);
+    let (store, _retention) = tokio::task::spawn_blocking(move || {
+        let store = Reopening::open(&store_url)?;
+        let retention = retention_days
+            .map(|days| {
+                let expired = metrics::counter!("switchboard_store_records_expired_total");
+                switchboard_store::Retention::start(&store_url, days, RETENTION_EVERY, move |n| {
+                    expired.increment(n)
+                })
+            })
+            .transpose()?;
+        Ok((Arc::new(Mutex::new(store)), retention))
+    })
+    .await
+    .map_err(|e| ConsumeError::StoreTask(e.to_string()))?
+    .map_err(ConsumeError::StoreOpen)?;
     let mut consumer = Consumer {
         client,
         connection: None,
@@ -100,7 +103,7 @@ pub async fn run(
     let mut backoff = Duration::from_millis(100);
     loop {
         let round = tokio::select! {
-            round = consumer.round(&mut store) => round,
+            round = consumer.round(&store) => round,
             () = &mut shutdown => break,
         };
         match round {
@@ -117,6 +120,28 @@ pub async fn run(
         }
     }
     Ok(consumer.stats)
+}
+
+/// The store, shared with the blocking threads that write into it.
+type SharedStore = Arc<Mutex<Reopening>>;
+
+/// Inserts `(entry id, record)` pairs on a blocking thread; gives them back with the summary.
+async fn insert(
+    store: &SharedStore,
+    records: Vec<(String, String)>,
+) -> Result<(Vec<(String, String)>, InsertSummary), ConsumeError> {
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut store = store.lock().unwrap_or_else(|e| e.into_inner());
+        let summary = {
+            let texts: Vec<&str> = records.iter().map(|(_, r)| r.as_str()).collect();
+            store.with(|store| store.insert_batch(&texts))
+        };
+        summary.map(|summary| (records, summary))
+    })
+    .await
+    .map_err(|e| ConsumeError::StoreTask(e.to_string()))?
+    .map_err(ConsumeError::StoreInsert)
 }
 
 struct Consumer {
@@ -159,7 +184,7 @@ impl Consumer {
     }
 
     /// One round: own pending (first round only), claimed entries, then new entries.
-    async fn round(&mut self, store: &mut Store) -> Result<(), ConsumeError> {
+    async fn round(&mut self, store: &SharedStore) -> Result<(), ConsumeError> {
         let mut connection = self.connection().await?;
         if !self.own_pending_done {
             // Entries delivered to this name before a crash, never acknowledged.
@@ -235,7 +260,7 @@ impl Consumer {
     async fn store_and_ack(
         &mut self,
         connection: &mut MultiplexedConnection,
-        store: &mut Store,
+        store: &SharedStore,
         entries: Vec<StreamId>,
     ) -> Result<(), ConsumeError> {
         let mut records = Vec::with_capacity(entries.len());
@@ -246,10 +271,7 @@ impl Consumer {
                 None => dead.push((entry.id.clone(), "the entry has no `log` field".to_owned())),
             }
         }
-        let texts: Vec<&str> = records.iter().map(|(_, r)| r.as_str()).collect();
-        let summary = store
-            .insert_batch(&texts)
-            .map_err(ConsumeError::StoreInsert)?;
+        let (records, summary) = insert(store, records).await?;
         self.stats.inserted += summary.inserted as u64;
         self.stats.duplicates += summary.duplicates as u64;
         for (index, why) in summary.rejected {

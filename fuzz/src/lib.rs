@@ -142,8 +142,8 @@ pub fn ingest(data: &[u8]) {
 /// `GET /api/logs?...`: the query string's filters and cursor, run against an in-memory store.
 pub fn logs_query(data: &[u8]) {
     thread_local! {
-        static STORE: Option<switchboard_store::Store> =
-            switchboard_store::Store::open("sqlite::memory:").ok();
+        static STORE: std::cell::RefCell<Option<switchboard_store::Store>> =
+            std::cell::RefCell::new(switchboard_store::open("sqlite::memory:").ok());
     }
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(data).into_owned().collect();
     let Ok(filter) =
@@ -156,7 +156,7 @@ pub fn logs_query(data: &[u8]) {
         .find(|(k, _)| k == "cursor")
         .map(|(_, v)| v.as_str());
     STORE.with(|store| {
-        if let Some(store) = store {
+        if let Some(store) = store.borrow_mut().as_mut() {
             let _ = store.list(&filter, 10, cursor);
         }
     });

@@ -243,7 +243,7 @@ fn cell(value: Option<&Value>) -> String {
 /// Writes every log of `query` to `writer`, one row at a time; `each` sees the cursor of every
 /// row written (for progress and resumption). Returns the number of rows written.
 pub fn run<W: Write>(
-    store: &Store,
+    store: &mut Store,
     query: &ExportQuery,
     writer: &mut ExportWriter<W>,
     each: &mut dyn FnMut(&str),

@@ -1,5 +1,6 @@
 //! Read access to the log store (`logging.store`) for the logs API: a few idle connections
-//! kept for reuse, and every call run on a blocking thread so SQLite never blocks the runtime.
+//! kept for reuse, and every call run on a blocking thread so the store never blocks the
+//! runtime.
 
 use std::sync::{Arc, Mutex};
 
@@ -17,7 +18,7 @@ pub struct StorePool {
 }
 
 impl StorePool {
-    /// A pool for `url` (`sqlite://PATH`); nothing is opened yet.
+    /// A pool for `url` (`sqlite://PATH` or `postgres://...`); nothing is opened yet.
     pub fn new(url: &str) -> StorePool {
         StorePool {
             url: url.to_owned(),
@@ -33,11 +34,14 @@ impl StorePool {
         let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
         let mut store = match idle {
             Some(store) => store,
-            None => Store::open(&self.url)?,
+            None => switchboard_store::open(&self.url)?,
         };
         let result = f(&mut store);
-        // A connection that failed in SQLite itself is dropped rather than reused.
-        if !matches!(result, Err(StoreError::Sqlite(_)))
+        // A connection that failed itself (SQLite, or a PostgreSQL connection that broke) is
+        // dropped rather than reused.
+        if !result
+            .as_ref()
+            .is_err_and(StoreError::is_connection_failure)
             && let Ok(mut idle) = self.idle.lock()
             && idle.len() < MAX_IDLE
         {

@@ -26,11 +26,14 @@ pub enum SinkError {
     /// The embedded store could not be opened.
     #[error("cannot open logging.store {url}: {source}")]
     StoreOpen {
-        /// `logging.store`.
+        /// `logging.store`, its password (if any) shown as `***`.
         url: String,
         /// The store's reason.
         source: switchboard_store::StoreError,
     },
+    /// The blocking task writing into the store failed (it panicked or was cancelled).
+    #[error("the store task failed: {0}")]
+    StoreTask(String),
     /// The embedded store refused a batch.
     #[error("store insert failed: {0}")]
     StoreInsert(switchboard_store::StoreError),

@@ -33,7 +33,7 @@ pub fn retention(url: &str, days: u32) -> Result<switchboard_store::Retention, S
     let expired = metrics::counter!("switchboard_store_records_expired_total");
     switchboard_store::Retention::start(url, days, RETENTION_EVERY, move |n| expired.increment(n))
         .map_err(|source| SinkError::StoreOpen {
-            url: url.to_owned(),
+            url: switchboard_store::redacted_url(url),
             source,
         })
 }
@@ -56,11 +56,11 @@ impl LogPipeline {
         };
         let (destination, sink_name) = match &config.redis_url {
             Some(url) => (
-                Destination::Redis(redis_stream::RedisStream::new(
+                Destination::Redis(Box::new(redis_stream::RedisStream::new(
                     url,
                     &config.stream,
                     config.max_stream_len,
-                )?),
+                )?)),
                 "redis",
             ),
             None => (

@@ -31,8 +31,8 @@ const MAX_RETRY: Duration = Duration::from_secs(5);
 
 /// Where delivered records go.
 pub enum Destination {
-    /// The Redis stream.
-    Redis(RedisStream),
+    /// The Redis stream (boxed: it is much larger than the store handle).
+    Redis(Box<RedisStream>),
     /// The embedded store.
     Embedded(EmbeddedStore),
 }
@@ -41,7 +41,7 @@ impl Destination {
     async fn deliver(&mut self, records: &[String]) -> Result<(), SinkError> {
         match self {
             Destination::Redis(redis) => redis.deliver(records).await,
-            Destination::Embedded(store) => store.deliver(records),
+            Destination::Embedded(store) => store.deliver(records).await,
         }
     }
 }

@@ -1,16 +1,22 @@
-//! Times filtered first pages and filtered export starts on a generated store.
+//! Seeds a store with generated records and times what its users do with it: inserts, filtered
+//! first pages, threads, exports, a retention pass. Either store, side by side:
 //!
 //! ```text
-//! cargo run --release -p switchboard-store --example filter_bench -- [--db PATH] [--rows N]
+//! cargo run --release -p switchboard-store --example filter_bench -- \
+//!     [--db PATH | --url URL | --postgres] [--rows N] [--writers W] [--retention]
 //! ```
 //!
-//! The store at `PATH` (default `target/bench/filter_bench.db`) is filled to `N` rows (default
-//! 300 000) if it holds fewer, in batches of 5 000 records that arrive in time order over 30 days:
-//! ~40 % have `metadata.language=es`, 1 % `fr`, the rest `en`; threads are 12 consecutive rows;
+//! `--db PATH` is a SQLite file (default `target/bench/filter_bench.db`), `--url` any store URL,
+//! `--postgres` a private PostgreSQL started for the run (durable settings:
+//! `SWITCHBOARD_PG_DURABLE=1` is set; its data is removed at the end). The store is filled to
+//! `N` rows (default 300 000) if it holds fewer, by `W` writers (default 1) in batches of 500
+//! (as `switchboard consume` writes), records arriving in time order over 30 days:
+//! ~40 % have `metadata.language=es`, 1 % `fr`, the rest `en`; threads are 50 consecutive rows;
 //! 3 % of the logs had a `5xx` attempt and 0.5 % have a `quality` score. An existing store of an
 //! older schema is upgraded on open, and the time that took is printed. Each query then runs on
 //! a fresh connection (the first run includes preparing the statement) and again 7 times; the
-//! first time and the median of the repeats are printed.
+//! first time and the median of the repeats are printed. `--retention` ends with a retention
+//! pass that removes the oldest day.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -23,43 +29,67 @@ use time::format_description::well_known::Rfc3339;
 /// 2025-01-01T00:00:00Z.
 const BASE: i64 = 1_735_689_600;
 const DAYS: i64 = 30;
-const BATCH: usize = 5_000;
+const BATCH: usize = 500;
+/// Turns per thread (a phone call).
+const TURNS: usize = 50;
 const REPEATS: usize = 7;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut db = PathBuf::from("target/bench/filter_bench.db");
+    let mut url = format!(
+        "sqlite://{}",
+        PathBuf::from("target/bench/filter_bench.db").display()
+    );
     let mut rows = 300_000usize;
+    let mut writers = 1usize;
+    let mut retention = false;
+    let mut _postgres = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--postgres" => {
+                // SAFETY: set before any other thread exists.
+                unsafe { std::env::set_var("SWITCHBOARD_PG_DURABLE", "1") };
+                let server = switchboard_test_services::PostgresServer::start();
+                url = server.create_database();
+                _postgres = Some(server);
+                continue;
+            }
+            "--retention" => {
+                retention = true;
+                continue;
+            }
+            _ => {}
+        }
         match (arg.as_str(), args.next()) {
-            ("--db", Some(path)) => db = PathBuf::from(path),
+            ("--db", Some(path)) => url = format!("sqlite://{}", PathBuf::from(path).display()),
+            ("--url", Some(given)) => url = given,
             ("--rows", Some(n)) => rows = n.parse()?,
+            ("--writers", Some(n)) => writers = n.parse::<usize>()?.max(1),
             _ => {
-                return Err(
-                    format!("usage: filter_bench [--db PATH] [--rows N], not {arg:?}").into(),
-                );
+                return Err(format!(
+                    "usage: filter_bench [--db PATH | --url URL | --postgres] [--rows N] \
+                     [--writers W] [--retention], not {arg:?}"
+                )
+                .into());
             }
         }
     }
-    let url = format!("sqlite://{}", db.display());
+    let db = switchboard_store::redacted_url(&url);
 
     let started = Instant::now();
-    let mut store = Store::open(&url)?;
+    let mut store = switchboard_store::open(&url)?;
     println!("open (with any schema upgrade): {}", ms(started.elapsed()));
     let have = usize::try_from(store.count(&Filter::default())?)?;
     if have < rows {
-        fill(&mut store, have, rows)?;
+        fill(&url, &mut store, have, rows, writers)?;
     }
-    println!(
-        "store: {} rows in {}",
-        store.count(&Filter::default())?,
-        db.display()
-    );
+    store.optimize()?;
+    println!("store: {} rows in {}", store.count(&Filter::default())?, db);
 
     let day = |d: i64| at((d * 86_400) as f64);
     let mid = DAYS / 2;
     let (from, to) = (day(mid), day(mid + 1));
-    let thread = format!("call_{}", rows / 24);
+    let thread = format!("call_{}", rows / TURNS / 2);
     let pages: Vec<(&str, Vec<(&str, &str)>)> = vec![
         ("no filter", vec![]),
         (
@@ -80,7 +110,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ),
         ("1-day range only", vec![("from", &from), ("to", &to)]),
         (
-            "thread_identifier (12 rows)",
+            "thread_identifier (50 rows)",
             vec![("thread_identifier", &thread)],
         ),
         (
@@ -177,11 +207,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let started = Instant::now();
         let mut exported = 0usize;
         let mut bytes = 0usize;
-        Store::open(&url)?.for_each(&filter, Order::OldestFirst, None, &mut |text, _| {
-            exported += 1;
-            bytes += text.len();
-            Ok(())
-        })?;
+        switchboard_store::open(&url)?.for_each(
+            &filter,
+            Order::OldestFirst,
+            None,
+            &mut |text, _| {
+                exported += 1;
+                bytes += text.len();
+                Ok(())
+            },
+        )?;
         let took = started.elapsed();
         println!(
             "  {name:<40} {exported} rows in {} ({:.0} rows/s, {:.0} MB/s of records)",
@@ -195,31 +230,88 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let spanish = Filter::from_pairs([("metadata.language", "es")])?;
     let started = Instant::now();
     let mut exported = 0usize;
-    Store::open(&url)?.for_each(&spanish, Order::OldestFirst, None, &mut |_, _| {
+    switchboard_store::open(&url)?.for_each(&spanish, Order::OldestFirst, None, &mut |_, _| {
         exported += 1;
         Ok(())
     })?;
     println!("  export: {exported} rows in {}", ms(started.elapsed()));
     let started = Instant::now();
-    let counted = Store::open(&url)?.count(&spanish)?;
+    let counted = switchboard_store::open(&url)?.count(&spanish)?;
     println!("  count: {counted} in {}", ms(started.elapsed()));
+
+    println!("\na whole thread ({TURNS} turns), oldest first");
+    let (first, median) = timed(&url, |store| Ok(store.thread(&thread)?.len()))?;
+    println!(
+        "  {thread:<55} {:>10} {:>10}  ({} rows)",
+        ms(first.0),
+        ms(median),
+        first.1
+    );
+
+    println!("\nwhole export, no filter (records read and parsed as the export writes them)");
+    let rss_before = rss_kib("VmRSS");
+    let started = Instant::now();
+    let (mut exported, mut bytes) = (0usize, 0usize);
+    switchboard_store::open(&url)?.for_each(
+        &Filter::default(),
+        Order::OldestFirst,
+        None,
+        &mut |text, _| {
+            exported += 1;
+            bytes += text.len();
+            Ok(())
+        },
+    )?;
+    let took = started.elapsed();
+    println!(
+        "  {exported} rows in {} ({:.0} rows/s, {:.0} MB/s); RSS {} MiB before, {} MiB peak",
+        ms(took),
+        exported as f64 / took.as_secs_f64(),
+        bytes as f64 / 1e6 / took.as_secs_f64(),
+        rss_before / 1024,
+        rss_kib("VmHWM") / 1024
+    );
+
+    if retention {
+        // `now` such that exactly the first day is older than one day of retention.
+        let now = OffsetDateTime::from_unix_timestamp(BASE + 2 * 86_400)?;
+        let started = Instant::now();
+        let removed = store.expire_older_than(1, now, &mut |_| true)?;
+        println!(
+            "\nretention pass removing the oldest day: {removed} logs in {}",
+            ms(started.elapsed())
+        );
+    }
     Ok(())
+}
+
+/// A memory figure of this process from /proc/self/status, in KiB (0 if unreadable).
+fn rss_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|line| line.starts_with(field))
+                .and_then(|line| line.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 /// Runs `query` once on a fresh connection, then `REPEATS` times; the first run (with its
 /// result) and the median of the repeats.
 fn timed<T>(
     url: &str,
-    mut query: impl FnMut(&Store) -> Result<T, StoreError>,
+    mut query: impl FnMut(&mut Store) -> Result<T, StoreError>,
 ) -> Result<((Duration, T), Duration), StoreError> {
-    let store = Store::open(url)?;
+    let mut store = switchboard_store::open(url)?;
     let started = Instant::now();
-    let result = query(&store)?;
+    let result = query(&mut store)?;
     let first = (started.elapsed(), result);
     let mut runs = Vec::with_capacity(REPEATS);
     for _ in 0..REPEATS {
         let started = Instant::now();
-        query(&store)?;
+        query(&mut store)?;
         runs.push(started.elapsed());
     }
     runs.sort();
@@ -227,7 +319,7 @@ fn timed<T>(
 }
 
 /// Starts an export and stops it at its first row.
-fn first_row(store: &Store, filter: &Filter, order: Order) -> Result<(), StoreError> {
+fn first_row(store: &mut Store, filter: &Filter, order: Order) -> Result<(), StoreError> {
     let result = store.for_each(filter, order, None, &mut |_, _| {
         Err(StoreError::Aborted("first row".into()))
     });
@@ -237,20 +329,53 @@ fn first_row(store: &Store, filter: &Filter, order: Order) -> Result<(), StoreEr
     }
 }
 
-fn fill(store: &mut Store, have: usize, rows: usize) -> Result<(), Box<dyn std::error::Error>> {
+/// Fills the store to `rows` with `writers` connections, each inserting every `writers`th
+/// batch (as consumers share a stream).
+fn fill(
+    url: &str,
+    store: &mut Store,
+    have: usize,
+    rows: usize,
+    writers: usize,
+) -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
     let spacing = (DAYS * 86_400) as f64 / rows as f64;
-    let mut n = have;
-    while n < rows {
-        let end = (n + BATCH).min(rows);
-        let texts: Vec<String> = (n..end)
-            .map(|i| generated(i, i as f64 * spacing).to_string())
+    let bytes = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| -> Result<(), String> {
+        let handles: Vec<_> = (0..writers)
+            .map(|w| {
+                let bytes = &bytes;
+                scope.spawn(move || -> Result<(), String> {
+                    let mut store = switchboard_store::open(url).map_err(|e| e.to_string())?;
+                    let mut n = have + w * BATCH;
+                    while n < rows {
+                        let end = (n + BATCH).min(rows);
+                        let texts: Vec<String> = (n..end)
+                            .map(|i| generated(i, i as f64 * spacing).to_string())
+                            .collect();
+                        let size: usize = texts.iter().map(String::len).sum();
+                        bytes.fetch_add(size, std::sync::atomic::Ordering::Relaxed);
+                        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+                        store.insert_batch(&refs).map_err(|e| e.to_string())?;
+                        n += writers * BATCH;
+                    }
+                    Ok(())
+                })
+            })
             .collect();
-        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        store.insert_batch(&refs)?;
-        n = end;
-    }
+        for handle in handles {
+            handle
+                .join()
+                .map_err(|_| "a writer panicked".to_owned())??;
+        }
+        Ok(())
+    })?;
     let inserted = started.elapsed();
+    println!(
+        "  {writers} writer(s), batches of {BATCH}: {:.0} records/s, {:.0} bytes per record",
+        (rows - have) as f64 / inserted.as_secs_f64(),
+        bytes.into_inner() as f64 / (rows - have) as f64
+    );
     let scored = Instant::now();
     let quality = Score {
         evaluator_slug: "quality".into(),
@@ -301,7 +426,7 @@ fn generated(i: usize, seconds: f64) -> Value {
         "output": {"role": "assistant", "content": "¡Claro! ¿Para qué día le gustaría la cita?"},
         "tools": [], "response_format": null,
         "customer_identifier": format!("acct_{}", (h >> 24) % 200),
-        "thread_identifier": format!("call_{}", i / 12),
+        "thread_identifier": format!("call_{}", i / TURNS),
         "metadata": {"language": language, "use_case": "intent",
                      "tenant": format!("t{}", (h >> 32) % 50)},
         "trace_unique_id": null, "span_unique_id": null, "span_parent_id": null,

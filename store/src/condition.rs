@@ -8,6 +8,7 @@
 
 use rusqlite::types::Value as SqlValue;
 
+use crate::dialect::{Dialect, JsonKind};
 use crate::predicate::Clauses;
 use crate::{StoreError, timefmt};
 
@@ -278,15 +279,20 @@ impl Condition {
     }
 
     /// The condition on the current `logs` row.
-    pub(crate) fn push(&self, out: &mut Clauses) {
-        let (sql, params) = self.sql();
+    pub(crate) fn push(&self, out: &mut Clauses, dialect: Dialect) {
+        let (sql, params) = self.sql(dialect);
         out.push_all(sql, params);
     }
 
-    fn sql(&self) -> (String, Vec<SqlValue>) {
+    fn sql(&self, dialect: Dialect) -> (String, Vec<SqlValue>) {
         let set = |table: &str, key: Option<(&str, &str)>, column: &str| {
             let mut params = Vec::new();
             let mut inner = format!("SELECT 1 FROM {table} AS s WHERE s.log_id = logs.id");
+            // PostgreSQL's side tables are partitioned by day like `logs`: the log's own
+            // start time picks the partition. (`scores` is one table.)
+            if dialect == Dialect::Postgres && table != "scores" {
+                inner.push_str(" AND s.start_time = logs.start_time");
+            }
             if let Some((key_column, key)) = key {
                 inner.push_str(&format!(" AND s.{key_column} = ?"));
                 params.push(SqlValue::Text(key.to_owned()));
@@ -300,7 +306,13 @@ impl Condition {
                 (false, true) => (self.op.positive(), "NOT EXISTS"),
                 (false, false) => (self.op, "EXISTS"),
             };
-            let (test, values) = scalar(&format!("s.{column}"), op, &self.values, self.field.kind);
+            let (test, values) = scalar(
+                &format!("s.{column}"),
+                op,
+                &self.values,
+                self.field.kind,
+                dialect,
+            );
             inner.push_str(&format!(" AND {test}"));
             params.extend(values);
             (format!("{exists} ({inner})"), params)
@@ -311,13 +323,22 @@ impl Condition {
                 self.op,
                 &self.values,
                 self.field.kind,
+                dialect,
             ),
-            Source::Json(path) => scalar(
-                &format!("json_extract(logs.record, '{path}')"),
-                self.op,
-                &self.values,
-                self.field.kind,
-            ),
+            Source::Json(path) => {
+                let as_kind = match self.field.kind {
+                    Kind::Number | Kind::Time => JsonKind::Number,
+                    Kind::Bool => JsonKind::Bool,
+                    Kind::Text => JsonKind::Text,
+                };
+                scalar(
+                    &dialect.json_value(path, as_kind),
+                    self.op,
+                    &self.values,
+                    self.field.kind,
+                    dialect,
+                )
+            }
             Source::Metadata(key) => set("log_properties", Some(("key", key)), "value"),
             Source::Score(slug) => set("scores", Some(("evaluator_slug", slug)), "numerical_value"),
             Source::ErrorKind => set("log_error_kinds", None, "error_kind"),
@@ -326,16 +347,29 @@ impl Condition {
 }
 
 /// A condition on a single value `expr` (NULL when the log has none).
-fn scalar(expr: &str, op: Op, values: &[SqlValue], kind: Kind) -> (String, Vec<SqlValue>) {
+fn scalar(
+    expr: &str,
+    op: Op,
+    values: &[SqlValue],
+    kind: Kind,
+    dialect: Dialect,
+) -> (String, Vec<SqlValue>) {
     if op.negative() {
-        let (test, params) = compare(expr, op.positive(), values, kind);
-        return (format!("NOT coalesce({test}, 0)"), params);
+        let (test, params) = compare(expr, op.positive(), values, kind, dialect);
+        let no = dialect.false_literal();
+        return (format!("NOT coalesce({test}, {no})"), params);
     }
-    compare(expr, op, values, kind)
+    compare(expr, op, values, kind, dialect)
 }
 
 /// `expr op values` for a positive operator (NULL, which fails a WHERE, when `expr` is NULL).
-fn compare(expr: &str, op: Op, values: &[SqlValue], kind: Kind) -> (String, Vec<SqlValue>) {
+fn compare(
+    expr: &str,
+    op: Op,
+    values: &[SqlValue],
+    kind: Kind,
+    dialect: Dialect,
+) -> (String, Vec<SqlValue>) {
     let first = || values.first().cloned().unwrap_or(SqlValue::Null);
     let binary = |symbol: &str| (format!("{expr} {symbol} ?"), vec![first()]);
     match op {
@@ -348,16 +382,13 @@ fn compare(expr: &str, op: Op, values: &[SqlValue], kind: Kind) -> (String, Vec<
         Op::Lte => binary("<="),
         Op::Gt => binary(">"),
         Op::Gte => binary(">="),
-        Op::Contains | Op::NotContains => (format!("instr({expr}, ?) > 0"), vec![first()]),
-        Op::IContains => (format!("instr(lower({expr}), lower(?)) > 0"), vec![first()]),
-        Op::StartsWith | Op::NotStartsWith => (
-            format!("substr({expr}, 1, length(?)) = ?"),
-            vec![first(), first()],
+        Op::Contains | Op::NotContains => (dialect.contains(expr, "?"), vec![first()]),
+        Op::IContains => (
+            dialect.contains(&format!("lower({expr})"), "lower(?)"),
+            vec![first()],
         ),
-        Op::EndsWith | Op::NotEndsWith => (
-            format!("substr({expr}, -length(?)) = ?"),
-            vec![first(), first()],
-        ),
+        Op::StartsWith | Op::NotStartsWith => (dialect.starts_with(expr), vec![first(), first()]),
+        Op::EndsWith | Op::NotEndsWith => (dialect.ends_with(expr), vec![first(), first()]),
         Op::NotEmpty | Op::Empty => match kind {
             Kind::Text => (format!("({expr} IS NOT NULL AND {expr} <> '')"), Vec::new()),
             _ => (format!("{expr} IS NOT NULL"), Vec::new()),

@@ -9,6 +9,19 @@ pub enum StoreError {
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
 
+    /// PostgreSQL reported an error, or the connection to it failed.
+    #[error("postgres: {0}")]
+    Postgres(#[from] postgres::Error),
+
+    /// The PostgreSQL server could not be reached or refused the connection.
+    #[error("cannot connect to {url}: {source}")]
+    Connect {
+        /// The URL, its password replaced by `***`.
+        url: String,
+        /// What the driver reported.
+        source: postgres::Error,
+    },
+
     /// The database's parent directory could not be created.
     #[error("cannot create directory {path}: {source}")]
     CreateDir {
@@ -18,7 +31,8 @@ pub enum StoreError {
         source: std::io::Error,
     },
 
-    /// The URL given to [`crate::Store::open`] is not one the store understands.
+    /// The URL given to [`crate::open`] is not one the store understands (a PostgreSQL URL's
+    /// password is shown as `***`).
     #[error("bad store url {url:?}: {reason}")]
     BadUrl {
         /// The URL as given.
@@ -28,7 +42,9 @@ pub enum StoreError {
     },
 
     /// The database was written by a newer version of this crate.
-    #[error("database schema version {found} is newer than the supported {supported}")]
+    #[error(
+        "database schema version {found} is newer than the supported {supported}: upgrade this Switchboard"
+    )]
     SchemaTooNew {
         /// The `user_version` found in the file.
         found: i64,
@@ -66,12 +82,22 @@ pub enum StoreError {
     #[error("cannot start the retention thread: {0}")]
     Thread(#[source] std::io::Error),
 
-    /// A [`crate::Store::for_each`] callback stopped the iteration with its own error.
+    /// A [`crate::LogStore::for_each`] callback stopped the iteration with its own error.
     #[error("stopped by the caller: {0}")]
     Aborted(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
 }
 
 impl StoreError {
+    /// True when the connection itself failed (a closed PostgreSQL connection, a SQLite error):
+    /// a pool should drop it rather than reuse it.
+    pub fn is_connection_failure(&self) -> bool {
+        match self {
+            StoreError::Sqlite(_) | StoreError::Connect { .. } => true,
+            StoreError::Postgres(e) => e.is_closed() || e.as_db_error().is_none(),
+            _ => false,
+        }
+    }
+
     /// Builds a [`StoreError::BadFilter`].
     pub(crate) fn bad_filter(key: &str, reason: impl Into<String>) -> Self {
         StoreError::BadFilter {

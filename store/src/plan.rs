@@ -10,17 +10,19 @@
 //! column, then a side table, then the other columns. A filter without candidates walks
 //! `logs_by_time`.
 //!
-//! The choice depends on the data, not on SQLite's statistics (which a store may never have), and
-//! is forced in the SQL: `CROSS JOIN` keeps a side-table driver as the outer loop and `INDEXED BY`
-//! names a column driver's index.
+//! The choice depends on the data, not on the database's statistics (which a SQLite store may
+//! never have, and a PostgreSQL day partition only gets some time after it fills), and is
+//! forced in the SQL: in SQLite `CROSS JOIN` keeps a side-table driver as the outer loop and
+//! `INDEXED BY` names a column driver's index; in PostgreSQL the `ORDER BY` on the driver's own
+//! `(start_time, id)` columns leaves the planner one index that yields rows in order.
 
-use rusqlite::Connection;
 use rusqlite::types::Value as SqlValue;
 
 use crate::StoreError;
 use crate::cursor::Position;
+use crate::dialect::Dialect;
+use crate::page::Order;
 use crate::predicate::{self as predicates, Clauses, ColumnMatch, Predicates, SideMatch};
-use crate::query::Order;
 
 /// Rows counted at most per candidate when choosing a driver.
 pub(crate) const PROBE_CAP: i64 = 1_000;
@@ -64,8 +66,16 @@ struct Candidate {
     ordered: bool,
 }
 
-/// Chooses the driver of an ordered read of `predicates` (see the module documentation).
-pub(crate) fn choose(conn: &Connection, predicates: &Predicates) -> Result<Driver, StoreError> {
+/// Runs a probe's `SELECT count(*)` (SQL with `?` marks, parameters) and answers the count.
+pub(crate) type ProbeRunner<'a> = dyn FnMut(&str, &[SqlValue]) -> Result<i64, StoreError> + 'a;
+
+/// Chooses the driver of an ordered read of `predicates` (see the module documentation),
+/// counting candidates' rows with `run`.
+pub(crate) fn choose(
+    run: &mut ProbeRunner<'_>,
+    predicates: &Predicates,
+    dialect: Dialect,
+) -> Result<Driver, StoreError> {
     let mut candidates = candidates(predicates);
     candidates.sort_by_key(|c| c.preference);
     if let [only] = candidates.as_slice()
@@ -75,7 +85,7 @@ pub(crate) fn choose(conn: &Connection, predicates: &Predicates) -> Result<Drive
     }
     let mut best: Option<(i64, Driver)> = None;
     for candidate in &candidates {
-        let rows = probe(conn, predicates, candidate.driver)?;
+        let rows = probe(run, predicates, candidate.driver, dialect)?;
         if rows == 0 {
             // Nothing matches: this driver answers at once.
             return Ok(candidate.driver);
@@ -112,7 +122,12 @@ fn candidates(predicates: &Predicates) -> Vec<Candidate> {
 
 /// How many rows the driver's index holds for its condition and the time range, up to
 /// [`PROBE_CAP`].
-fn probe(conn: &Connection, predicates: &Predicates, driver: Driver) -> Result<i64, StoreError> {
+fn probe(
+    run: &mut ProbeRunner<'_>,
+    predicates: &Predicates,
+    driver: Driver,
+    dialect: Dialect,
+) -> Result<i64, StoreError> {
     let mut clauses = Clauses::default();
     let source = if let Some(side) = driver.side(predicates) {
         let table = side.table.name();
@@ -122,20 +137,15 @@ fn probe(conn: &Connection, predicates: &Predicates, driver: Driver) -> Result<i
     } else if let Some(column) = driver.column(predicates) {
         column.push(&mut clauses);
         predicates.push_time_range("logs", &mut clauses);
-        format!("logs INDEXED BY {}", column.index)
+        dialect.indexed_by("logs", column.index)
     } else {
         return Ok(PROBE_CAP);
     };
     let sql = format!(
-        "SELECT count(*) FROM (SELECT 1 FROM {source}{} LIMIT {PROBE_CAP})",
+        "SELECT count(*) FROM (SELECT 1 FROM {source}{} LIMIT {PROBE_CAP}) AS probe",
         clauses.where_sql()
     );
-    let rows = conn
-        .prepare_cached(&sql)?
-        .query_row(rusqlite::params_from_iter(&clauses.params), |row| {
-            row.get(0)
-        })?;
-    Ok(rows)
+    run(&sql, &clauses.params)
 }
 
 /// How an ordered read treats the conditions with operators.
@@ -161,6 +171,7 @@ pub(crate) fn ordered_read(
     after: Option<&Position>,
     limit: Option<usize>,
     conditions: Conditions,
+    dialect: Dialect,
 ) -> (String, Vec<SqlValue>) {
     let (compare, direction) = match order {
         Order::OldestFirst => (">", "ASC"),
@@ -172,14 +183,17 @@ pub(crate) fn ordered_read(
     let (from, walked, id) = if let Some(side) = driver.side(predicates) {
         let table = side.table.name();
         side.push_on(table, &mut clauses);
-        (
-            format!("{table} CROSS JOIN logs ON logs.id = {table}.log_id"),
-            table,
-            "log_id",
-        )
+        let from = match dialect {
+            Dialect::Sqlite => format!("{table} CROSS JOIN logs ON logs.id = {table}.log_id"),
+            Dialect::Postgres => format!(
+                "{table} JOIN logs ON logs.start_time = {table}.start_time \
+                 AND logs.id = {table}.log_id"
+            ),
+        };
+        (from, table, "log_id")
     } else if let Some(column) = driver.column(predicates) {
         column.push(&mut clauses);
-        (format!("logs INDEXED BY {}", column.index), "logs", "id")
+        (dialect.indexed_by("logs", column.index), "logs", "id")
     } else {
         ("logs".to_owned(), "logs", "id")
     };
@@ -198,14 +212,14 @@ pub(crate) fn ordered_read(
     }
     for (i, side) in predicates.sides.iter().enumerate() {
         if driver != Driver::Side(i) {
-            side.push_exists(&mut clauses);
+            side.push_exists(&mut clauses, dialect);
         }
     }
     let mut checks = Clauses::default();
     for condition in &predicates.conditions {
         match conditions {
-            Conditions::Filter => condition.push(&mut clauses),
-            Conditions::Mark => condition.push(&mut checks),
+            Conditions::Filter => condition.push(&mut clauses, dialect),
+            Conditions::Mark => condition.push(&mut checks, dialect),
         }
     }
     let record = if checks.is_empty() {
@@ -258,7 +272,7 @@ fn bounds<'a>(
 
 /// The SQL and parameters counting the logs that match `predicates`. Counting every match is
 /// proportional to their number whatever the driver, so SQLite plans it from the `IN` form.
-pub(crate) fn count(predicates: &Predicates) -> (String, Vec<SqlValue>) {
+pub(crate) fn count(predicates: &Predicates, dialect: Dialect) -> (String, Vec<SqlValue>) {
     let mut clauses = Clauses::default();
     for column in &predicates.columns {
         column.push(&mut clauses);
@@ -268,7 +282,7 @@ pub(crate) fn count(predicates: &Predicates) -> (String, Vec<SqlValue>) {
         side.push_in(&mut clauses);
     }
     for condition in &predicates.conditions {
-        condition.push(&mut clauses);
+        condition.push(&mut clauses, dialect);
     }
     (
         format!("SELECT count(*) FROM logs{}", clauses.where_sql()),
@@ -281,7 +295,8 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::{Filter, Score, ScoreValue, Store};
+    use crate::sqlite::SqliteStore as Store;
+    use crate::{Filter, Score, ScoreValue};
 
     /// 2 000 logs, all `metadata.language=es`, 50 tenants, threads of 10, one model; one log
     /// scored 1 by `rare`, 1 000 scored 2 by `common`.
@@ -316,7 +331,7 @@ mod tests {
     fn driver(store: &Store, pairs: &[(&str, &str)]) -> Driver {
         let filter = Filter::from_pairs(pairs.iter().copied()).expect("filter");
         let predicates = filter.predicates().expect("predicates");
-        choose(&store.conn, &predicates).expect("choice")
+        choose(&mut store.probe_runner(), &predicates, Dialect::Sqlite).expect("choice")
     }
 
     #[test]

@@ -8,6 +8,7 @@
 use rusqlite::types::Value as SqlValue;
 
 use crate::condition::Condition;
+use crate::dialect::Dialect;
 
 /// An equality on an indexed column of `logs`.
 #[derive(Debug, Clone, PartialEq)]
@@ -124,18 +125,26 @@ impl SideMatch {
         }
     }
 
-    /// A check of the current `logs` row: `EXISTS (...)` through the index by log id.
-    pub(crate) fn push_exists(&self, out: &mut Clauses) {
+    /// A check of the current `logs` row: `EXISTS (...)` through the index by log id (SQLite)
+    /// or the key with the log's own `start_time`, which also picks the day partition
+    /// (PostgreSQL).
+    pub(crate) fn push_exists(&self, out: &mut Clauses, dialect: Dialect) {
         let mut inner = Clauses::default();
         inner.push("s.log_id = logs.id", []);
+        let source = match dialect {
+            Dialect::Sqlite => format!(
+                "{} AS s INDEXED BY {}",
+                self.table.name(),
+                self.table.by_log()
+            ),
+            Dialect::Postgres => {
+                inner.push("s.start_time = logs.start_time", []);
+                format!("{} AS s", self.table.name())
+            }
+        };
         self.push_on("s", &mut inner);
         out.push(
-            format!(
-                "EXISTS (SELECT 1 FROM {} AS s INDEXED BY {}{})",
-                self.table.name(),
-                self.table.by_log(),
-                inner.where_sql()
-            ),
+            format!("EXISTS (SELECT 1 FROM {source}{})", inner.where_sql()),
             [],
         );
         out.params.extend(inner.params);
@@ -214,10 +223,10 @@ impl Clauses {
         self.params.extend(params);
     }
 
-    /// The conditions joined by AND (`1` when there is none), for a `CASE WHEN`.
+    /// The conditions joined by AND (`1 = 1` when there is none), for a `CASE WHEN`.
     pub(crate) fn and_sql(&self) -> String {
         if self.clauses.is_empty() {
-            "1".to_owned()
+            "1 = 1".to_owned()
         } else {
             self.clauses.join(" AND ")
         }

@@ -1,7 +1,6 @@
-//! `logging.retention_days` (SPEC section 11): logs that started longer ago are deleted, a few
-//! hundred at a time in short transactions, so a writer waits at most one batch (a few
-//! milliseconds) for the lock; a pass runs when the retention starts and then every hour.
-//! Scores and side-table rows go with their log (foreign keys, `ON DELETE CASCADE`).
+//! `logging.retention_days` (SPEC section 11): a thread with its own connection runs a pass
+//! when it starts and then every hour; each store removes old logs its own way
+//! ([`crate::LogStore::expire_older_than`]: SQLite in short batches, PostgreSQL whole days).
 
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -9,51 +8,7 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::{Store, StoreError};
-
-/// Logs deleted per transaction.
-const BATCH: usize = 500;
-/// The pause between two batches, for writers waiting on the lock.
-const BETWEEN_BATCHES: Duration = Duration::from_millis(5);
-
-const EXPIRE: &str = "DELETE FROM logs WHERE id IN \
-     (SELECT id FROM logs INDEXED BY logs_by_time WHERE start_time < ?1 \
-      ORDER BY start_time, id LIMIT ?2)";
-
-impl Store {
-    /// Deletes at most `limit` of the logs that started before `cutoff` (unix microseconds),
-    /// oldest first, in one transaction; how many it deleted.
-    pub fn expire_batch(&self, cutoff: i64, limit: usize) -> Result<u64, StoreError> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let deleted = self.conn.prepare_cached(EXPIRE)?.execute((cutoff, limit))?;
-        Ok(u64::try_from(deleted).unwrap_or(0))
-    }
-
-    /// One retention pass: deletes every log that started more than `days` days before `now`,
-    /// batch by batch, calling `expired` after each batch (which stops the pass by answering
-    /// false); the total.
-    pub fn expire_older_than(
-        &self,
-        days: u32,
-        now: OffsetDateTime,
-        expired: &mut dyn FnMut(u64) -> bool,
-    ) -> Result<u64, StoreError> {
-        let cutoff = now - time::Duration::days(i64::from(days));
-        let cutoff = i64::try_from(cutoff.unix_timestamp_nanos() / 1_000).unwrap_or(i64::MIN);
-        let mut total = 0;
-        loop {
-            let deleted = self.expire_batch(cutoff, BATCH)?;
-            if deleted == 0 {
-                return Ok(total);
-            }
-            total += deleted;
-            if !expired(deleted) {
-                return Ok(total);
-            }
-            std::thread::sleep(BETWEEN_BATCHES);
-        }
-    }
-}
+use crate::StoreError;
 
 /// A retention thread: its own connection to the store, a pass at start and then every
 /// `every`, until dropped.
@@ -71,7 +26,7 @@ impl Retention {
         every: Duration,
         mut expired: impl FnMut(u64) + Send + 'static,
     ) -> Result<Retention, StoreError> {
-        let store = Store::open(url)?;
+        let mut store = crate::Reopening::open(url)?;
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let stopping = stop.clone();
         let thread = std::thread::Builder::new()
@@ -83,7 +38,10 @@ impl Retention {
                         expired(n);
                         !stopped()
                     };
-                    match store.expire_older_than(days, OffsetDateTime::now_utc(), &mut batch) {
+                    let pass = store.with(|store| {
+                        store.expire_older_than(days, OffsetDateTime::now_utc(), &mut batch)
+                    });
+                    match pass {
                         Ok(0) => {}
                         Ok(n) => {
                             tracing::info!("retention: removed {n} logs older than {days} days")

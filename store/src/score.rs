@@ -1,9 +1,8 @@
 //! Scores: one per evaluator per log, written by evaluators or people through the API.
 
-use rusqlite::{OptionalExtension, params};
 use serde_json::{Map, Value, json};
 
-use crate::{Store, StoreError, timefmt};
+use crate::{StoreError, timefmt};
 
 /// The value of a score, in Respan's four kinds.
 #[derive(Debug, Clone, PartialEq)]
@@ -79,7 +78,7 @@ impl Score {
         Ok(score)
     }
 
-    fn validate(&self) -> Result<(), StoreError> {
+    pub(crate) fn validate(&self) -> Result<(), StoreError> {
         if self.evaluator_slug.is_empty() {
             return Err(StoreError::BadScore("`evaluator_slug` is empty".into()));
         }
@@ -113,7 +112,7 @@ fn number_text(n: f64) -> String {
 }
 
 /// The texts under which a score is found by a `score.<slug>=<text>` filter.
-fn value_texts(value: &ScoreValue) -> Vec<String> {
+pub(crate) fn value_texts(value: &ScoreValue) -> Vec<String> {
     match value {
         ScoreValue::Numerical(n) => vec![number_text(*n)],
         ScoreValue::Boolean(b) => vec![b.to_string()],
@@ -132,105 +131,54 @@ pub(crate) fn filter_texts(value: &str) -> (String, String) {
     (value.to_owned(), canonical)
 }
 
-const LOG_START: &str = "SELECT start_time FROM logs WHERE id = ?1";
-const DELETE_VALUES: &str = "DELETE FROM score_values WHERE log_id = ?1 AND evaluator_slug = ?2";
-const DELETE_SCORE: &str = "DELETE FROM scores WHERE log_id = ?1 AND evaluator_slug = ?2";
-const INSERT_SCORE: &str = "INSERT INTO scores (log_id, evaluator_slug, value_type, \
-     numerical_value, boolean_value, string_value, created_at) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
-const INSERT_VALUE: &str = "INSERT OR IGNORE INTO score_values \
-     (evaluator_slug, value_text, start_time, log_id) VALUES (?1, ?2, ?3, ?4)";
-const SELECT_SCORES: &str = "SELECT evaluator_slug, value_type, numerical_value, boolean_value, \
-     string_value, created_at FROM scores WHERE log_id = ?1 ORDER BY evaluator_slug";
-
-impl Store {
-    /// Stores `score` for the log `log_id`, replacing that evaluator's earlier score of the log.
-    /// [`StoreError::NotFound`] if the log does not exist, [`StoreError::BadScore`] for an empty
-    /// slug, a non-finite number or an empty category list.
-    pub fn put_score(&mut self, log_id: &str, score: &Score) -> Result<(), StoreError> {
-        score.validate()?;
-        let slug = &score.evaluator_slug;
-        let (kind, number, boolean, text) = match &score.value {
-            ScoreValue::Numerical(n) => ("numerical", Some(*n), None, None),
-            ScoreValue::Boolean(b) => ("boolean", None, Some(*b), None),
-            ScoreValue::Categorical(items) => (
-                "categorical",
-                None,
-                None,
-                Some(serde_json::to_string(items)?),
-            ),
-            ScoreValue::String(s) => ("string", None, None, Some(s.clone())),
-        };
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        // The score's values are filed under the log's start time, to read matches in order.
-        let start_time: Option<i64> = tx
-            .prepare_cached(LOG_START)?
-            .query_row([log_id], |row| row.get(0))
-            .optional()?;
-        let Some(start_time) = start_time else {
-            return Err(StoreError::NotFound(log_id.to_owned()));
-        };
-        tx.prepare_cached(DELETE_VALUES)?
-            .execute(params![log_id, slug])?;
-        tx.prepare_cached(DELETE_SCORE)?
-            .execute(params![log_id, slug])?;
-        tx.prepare_cached(INSERT_SCORE)?.execute(params![
-            log_id,
-            slug,
-            kind,
-            number,
-            boolean,
-            text,
-            timefmt::now_micros()
-        ])?;
-        {
-            let mut insert_value = tx.prepare_cached(INSERT_VALUE)?;
-            for value_text in value_texts(&score.value) {
-                insert_value.execute(params![slug, value_text, start_time, log_id])?;
-            }
-        }
-        tx.commit()?;
-        Ok(())
-    }
-
-    /// The scores of a log as JSON objects (`evaluator_slug`, one `*_value`, `created_at`),
-    /// ordered by evaluator.
-    pub(crate) fn scores_json(&self, log_id: &str) -> Result<Vec<Value>, StoreError> {
-        let mut statement = self.conn.prepare_cached(SELECT_SCORES)?;
-        let mut rows = statement.query([log_id])?;
-        let mut scores = Vec::new();
-        while let Some(row) = rows.next()? {
-            let slug: String = row.get(0)?;
-            let kind: String = row.get(1)?;
-            let number: Option<f64> = row.get(2)?;
-            let boolean: Option<bool> = row.get(3)?;
-            let text: Option<String> = row.get(4)?;
-            let created_at: i64 = row.get(5)?;
-            let mut score = Map::new();
-            score.insert("evaluator_slug".into(), json!(slug));
-            let (field, value) = match kind.as_str() {
-                "numerical" => ("numerical_value", json!(number)),
-                "boolean" => ("boolean_value", json!(boolean)),
-                "categorical" => {
-                    let items: Value = match &text {
-                        Some(text) => serde_json::from_str(text)?,
-                        None => Value::Null,
-                    };
-                    ("categorical_value", items)
-                }
-                _ => ("string_value", json!(text)),
+/// A stored score as the API shows it: `evaluator_slug`, the one `*_value` of its kind
+/// (`numerical`, `boolean`, `categorical` as a JSON list text, or `string`) and `created_at`.
+pub(crate) fn score_json(
+    slug: String,
+    kind: &str,
+    number: Option<f64>,
+    boolean: Option<bool>,
+    text: Option<String>,
+    created_at: i64,
+) -> Result<Value, StoreError> {
+    let mut score = Map::new();
+    score.insert("evaluator_slug".into(), json!(slug));
+    let (field, value) = match kind {
+        "numerical" => ("numerical_value", json!(number)),
+        "boolean" => ("boolean_value", json!(boolean)),
+        "categorical" => {
+            let items: Value = match &text {
+                Some(text) => serde_json::from_str(text)?,
+                None => Value::Null,
             };
-            score.insert(field.into(), value);
-            score.insert(
-                "created_at".into(),
-                json!(timefmt::micros_to_rfc3339(created_at)),
-            );
-            scores.push(Value::Object(score));
+            ("categorical_value", items)
         }
-        Ok(scores)
-    }
+        _ => ("string_value", json!(text)),
+    };
+    score.insert(field.into(), value);
+    score.insert(
+        "created_at".into(),
+        json!(timefmt::micros_to_rfc3339(created_at)),
+    );
+    Ok(Value::Object(score))
+}
+
+/// A score's columns: its kind's name, and the number, boolean or text it fills.
+pub(crate) type ScoreColumns = (&'static str, Option<f64>, Option<bool>, Option<String>);
+
+/// How a score is stored (categories as a JSON list text).
+pub(crate) fn columns(value: &ScoreValue) -> Result<ScoreColumns, StoreError> {
+    Ok(match value {
+        ScoreValue::Numerical(n) => ("numerical", Some(*n), None, None),
+        ScoreValue::Boolean(b) => ("boolean", None, Some(*b), None),
+        ScoreValue::Categorical(items) => (
+            "categorical",
+            None,
+            None,
+            Some(serde_json::to_string(items)?),
+        ),
+        ScoreValue::String(s) => ("string", None, None, Some(s.clone())),
+    })
 }
 
 #[cfg(test)]

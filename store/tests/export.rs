@@ -4,11 +4,10 @@ mod common;
 
 use common::*;
 use serde_json::{Value, json};
-use switchboard_store::{Filter, Order, StoreError};
+use switchboard_store::{Filter, Order, Store, StoreError};
 
-#[test]
-fn for_each_visits_every_row_of_a_twenty_thousand_row_store_in_order() {
-    let dir = TempDir::new("export");
+fn for_each_visits_every_row_of_a_twenty_thousand_row_store_in_order(backend: Backend) {
+    let dir = Place::new(backend, "export");
     let mut store = dir.open();
     for chunk in 0..20 {
         let batch: Vec<Value> = (chunk * 1_000..(chunk + 1) * 1_000)
@@ -62,9 +61,8 @@ fn for_each_visits_every_row_of_a_twenty_thousand_row_store_in_order() {
     assert_eq!(seen, expected);
 }
 
-#[test]
-fn an_export_stopped_by_the_caller_resumes_from_the_last_cursor() {
-    let dir = TempDir::new("export-resume");
+fn an_export_stopped_by_the_caller_resumes_from_the_last_cursor(backend: Backend) {
+    let dir = Place::new(backend, "export-resume");
     let mut store = dir.open();
     let batch: Vec<Value> = (0..50).map(|n| record(&id(n), n as f64)).collect();
     insert(&mut store, &batch);
@@ -97,9 +95,8 @@ fn an_export_stopped_by_the_caller_resumes_from_the_last_cursor() {
     assert_eq!(seen, expected);
 }
 
-#[test]
-fn an_export_resumes_after_the_last_id_it_wrote() {
-    let dir = TempDir::new("export-cursor-of");
+fn an_export_resumes_after_the_last_id_it_wrote(backend: Backend) {
+    let dir = Place::new(backend, "export-cursor-of");
     let mut store = dir.open();
     // Three rows share a start time, so the id breaks the tie.
     let batch: Vec<Value> = (0..30).map(|n| record(&id(n), (n / 3) as f64)).collect();
@@ -139,9 +136,8 @@ fn an_export_resumes_after_the_last_id_it_wrote() {
     }
 }
 
-#[test]
-fn a_filtered_export_resumes_after_the_last_id_it_wrote_in_either_order() {
-    let dir = TempDir::new("export-filtered-resume");
+fn a_filtered_export_resumes_after_the_last_id_it_wrote_in_either_order(backend: Backend) {
+    let dir = Place::new(backend, "export-filtered-resume");
     let mut store = dir.open();
     // Three rows share a start time; every other row matches.
     let batch: Vec<Value> = (0..60)
@@ -159,7 +155,7 @@ fn a_filtered_export_resumes_after_the_last_id_it_wrote_in_either_order() {
         })
         .collect();
     insert(&mut store, &batch);
-    let read = |filter: &Filter, order, after: Option<&str>| {
+    let read = |store: &mut Store, filter: &Filter, order, after: Option<&str>| {
         let mut ids = Vec::new();
         store
             .for_each(filter, order, after, &mut |r, _| {
@@ -186,7 +182,7 @@ fn a_filtered_export_resumes_after_the_last_id_it_wrote_in_either_order() {
     ];
     for (filter, every) in &filters {
         for order in [Order::OldestFirst, Order::NewestFirst] {
-            let all = read(filter, order, None);
+            let all = read(&mut store, filter, order, None);
             let mut expected: Vec<String> = (0..60).filter(|n| n % every == 0).map(id).collect();
             if order == Order::NewestFirst {
                 expected.reverse();
@@ -197,9 +193,16 @@ fn a_filtered_export_resumes_after_the_last_id_it_wrote_in_either_order() {
                     .cursor_of(&all[split])
                     .expect("lookup")
                     .expect("known id");
-                let rest = read(filter, order, Some(&cursor));
+                let rest = read(&mut store, filter, order, Some(&cursor));
                 assert_eq!(rest, all[split + 1..], "{filter:?} {order:?} after {split}");
             }
         }
     }
 }
+
+both_stores!(
+    for_each_visits_every_row_of_a_twenty_thousand_row_store_in_order,
+    an_export_stopped_by_the_caller_resumes_from_the_last_cursor,
+    an_export_resumes_after_the_last_id_it_wrote,
+    a_filtered_export_resumes_after_the_last_id_it_wrote_in_either_order,
+);

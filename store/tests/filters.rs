@@ -10,7 +10,7 @@ fn filter(pairs: &[(&str, &str)]) -> Filter {
     Filter::from_pairs(pairs.iter().copied()).expect("valid filter")
 }
 
-fn matching(store: &Store, pairs: &[(&str, &str)]) -> Vec<String> {
+fn matching(store: &mut Store, pairs: &[(&str, &str)]) -> Vec<String> {
     let filter = filter(pairs);
     let (page, next) = store.list(&filter, 1_000, None).expect("list");
     assert_eq!(next, None);
@@ -24,12 +24,11 @@ fn matching(store: &Store, pairs: &[(&str, &str)]) -> Vec<String> {
     found
 }
 
-#[test]
-fn a_metadata_key_never_seen_before_filters_with_no_setup() {
-    let dir = TempDir::new("metadata");
+fn a_metadata_key_never_seen_before_filters_with_no_setup(backend: Backend) {
+    let dir = Place::new(backend, "metadata");
     let mut store = dir.open();
     insert(&mut store, &[record("a", 0.0), record("b", 1.0)]);
-    assert!(matching(&store, &[("metadata.campaign", "spring")]).is_empty());
+    assert!(matching(&mut store, &[("metadata.campaign", "spring")]).is_empty());
 
     // Later a client starts sending a brand-new key, with a non-string value too.
     let tagged = |id: &str, s: f64, meta: Value| with(record(id, s), "metadata", meta);
@@ -42,23 +41,25 @@ fn a_metadata_key_never_seen_before_filters_with_no_setup() {
         ],
     );
     assert_eq!(
-        matching(&store, &[("metadata.campaign", "spring")]),
+        matching(&mut store, &[("metadata.campaign", "spring")]),
         ["c", "e"]
     );
-    assert_eq!(matching(&store, &[("metadata.attempt", "2")]), ["e"]);
-    assert_eq!(matching(&store, &[("metadata.language", "es")]), ["a", "b"]);
+    assert_eq!(matching(&mut store, &[("metadata.attempt", "2")]), ["e"]);
+    assert_eq!(
+        matching(&mut store, &[("metadata.language", "es")]),
+        ["a", "b"]
+    );
     assert_eq!(
         matching(
-            &store,
+            &mut store,
             &[("metadata.campaign", "spring"), ("metadata.language", "en")]
         ),
         ["c"]
     );
 }
 
-#[test]
-fn error_kind_matches_any_attempt() {
-    let dir = TempDir::new("error-kind");
+fn error_kind_matches_any_attempt(backend: Backend) {
+    let dir = Place::new(backend, "error-kind");
     let mut store = dir.open();
     let attempts = |id: &str, s: f64, kinds: &[Option<&str>]| {
         let list: Vec<Value> = kinds
@@ -78,17 +79,22 @@ fn error_kind_matches_any_attempt() {
         ],
     );
     assert_eq!(
-        matching(&store, &[("error_kind", "5xx")]),
+        matching(&mut store, &[("error_kind", "5xx")]),
         ["retried", "twice"]
     );
-    assert_eq!(matching(&store, &[("error_kind", "timeout")]), ["twice"]);
-    assert_eq!(matching(&store, &[("error_kind", "connect")]), ["failed"]);
-    assert!(matching(&store, &[("error_kind", "stall")]).is_empty());
+    assert_eq!(
+        matching(&mut store, &[("error_kind", "timeout")]),
+        ["twice"]
+    );
+    assert_eq!(
+        matching(&mut store, &[("error_kind", "connect")]),
+        ["failed"]
+    );
+    assert!(matching(&mut store, &[("error_kind", "stall")]).is_empty());
 }
 
-#[test]
-fn fallback_used_and_json_valid_filter_on_their_flags() {
-    let dir = TempDir::new("flags");
+fn fallback_used_and_json_valid_filter_on_their_flags(backend: Backend) {
+    let dir = Place::new(backend, "flags");
     let mut store = dir.open();
     let flags = |id: &str, s: f64, fallback: Value, json_valid: Value| {
         with(
@@ -108,26 +114,28 @@ fn fallback_used_and_json_valid_filter_on_their_flags() {
         ],
     );
     assert_eq!(
-        matching(&store, &[("fallback_used", "true")]),
+        matching(&mut store, &[("fallback_used", "true")]),
         ["both", "fell-back"]
     );
     assert_eq!(
-        matching(&store, &[("fallback_used", "false")]),
+        matching(&mut store, &[("fallback_used", "false")]),
         ["bad-json", "plain", "unchecked"]
     );
     assert_eq!(
-        matching(&store, &[("json_valid", "false")]),
+        matching(&mut store, &[("json_valid", "false")]),
         ["bad-json", "both"]
     );
     assert_eq!(
-        matching(&store, &[("json_valid", "true"), ("fallback_used", "true")]),
+        matching(
+            &mut store,
+            &[("json_valid", "true"), ("fallback_used", "true")]
+        ),
         ["fell-back"]
     );
 }
 
-#[test]
-fn a_time_range_compares_with_start_time() {
-    let dir = TempDir::new("time-range");
+fn a_time_range_compares_with_start_time(backend: Backend) {
+    let dir = Place::new(backend, "time-range");
     let mut store = dir.open();
     let batch: Vec<Value> = (0..10).map(|n| record(&id(n), n as f64 * 60.0)).collect();
     insert(&mut store, &batch);
@@ -135,20 +143,19 @@ fn a_time_range_compares_with_start_time() {
     let from = at(120.0);
     let to = "2025-01-01T01:06:00+01:00";
     assert_eq!(
-        matching(&store, &[("from", &from), ("to", to)]),
+        matching(&mut store, &[("from", &from), ("to", to)]),
         [id(2), id(3), id(4), id(5)]
     );
-    assert_eq!(matching(&store, &[("from", &at(530.0))]), [id(9)]);
-    assert_eq!(matching(&store, &[("to", &at(60.0))]), [id(0)]);
+    assert_eq!(matching(&mut store, &[("from", &at(530.0))]), [id(9)]);
+    assert_eq!(matching(&mut store, &[("to", &at(60.0))]), [id(0)]);
     assert_eq!(
-        matching(&store, &[("from", &at(120.0)), ("model", "voice-fast")]).len(),
+        matching(&mut store, &[("from", &at(120.0)), ("model", "voice-fast")]).len(),
         8
     );
 }
 
-#[test]
-fn column_filters_combine_with_and() {
-    let dir = TempDir::new("columns");
+fn column_filters_combine_with_and(backend: Backend) {
+    let dir = Place::new(backend, "columns");
     let mut store = dir.open();
     let r = |id: &str, model: &str, provider: &str, status: &str, customer: &str| {
         let mut r = record(id, 0.0);
@@ -167,15 +174,15 @@ fn column_filters_combine_with_and() {
             r("4", "fast", "openai", "client_disconnected", "acct_2"),
         ],
     );
-    assert_eq!(matching(&store, &[("model", "fast")]), ["1", "2", "4"]);
+    assert_eq!(matching(&mut store, &[("model", "fast")]), ["1", "2", "4"]);
     assert_eq!(
-        matching(&store, &[("model", "fast"), ("provider_id", "openai")]),
+        matching(&mut store, &[("model", "fast"), ("provider_id", "openai")]),
         ["1", "4"]
     );
-    assert_eq!(matching(&store, &[("status", "error")]), ["2"]);
+    assert_eq!(matching(&mut store, &[("status", "error")]), ["2"]);
     assert_eq!(
         matching(
-            &store,
+            &mut store,
             &[("customer_identifier", "acct_2"), ("status", "success")]
         ),
         ["3"]
@@ -183,8 +190,7 @@ fn column_filters_combine_with_and() {
     assert_eq!(store.count(&Filter::default()).expect("count"), 4);
 }
 
-#[test]
-fn bad_filters_name_the_key_at_fault() {
+fn bad_filters_name_the_key_at_fault(backend: Backend) {
     let key_of = |pairs: &[(&str, &str)]| match Filter::from_pairs(pairs.iter().copied()) {
         Err(StoreError::BadFilter { key, .. }) => key,
         other => panic!("{pairs:?} gave {other:?}"),
@@ -208,8 +214,8 @@ fn bad_filters_name_the_key_at_fault() {
         Some(Filter::default())
     );
     // A filter built by hand is checked when used.
-    let dir = TempDir::new("bad-filter");
-    let store = dir.open();
+    let dir = Place::new(backend, "bad-filter");
+    let mut store = dir.open();
     let by_hand = Filter {
         from: Some("soon".into()),
         ..Filter::default()
@@ -219,3 +225,12 @@ fn bad_filters_name_the_key_at_fault() {
         Err(StoreError::BadFilter { key, .. }) if key == "from"
     ));
 }
+
+both_stores!(
+    a_metadata_key_never_seen_before_filters_with_no_setup,
+    error_kind_matches_any_attempt,
+    fallback_used_and_json_valid_filter_on_their_flags,
+    a_time_range_compares_with_start_time,
+    column_filters_combine_with_and,
+    bad_filters_name_the_key_at_fault,
+);

@@ -4,11 +4,10 @@ mod common;
 
 use common::*;
 use serde_json::{Value, json};
-use switchboard_store::{Filter, InsertSummary, Score, ScoreValue, Store, StoreError};
+use switchboard_store::{Filter, InsertSummary, Score, ScoreValue, StoreError};
 
-#[test]
-fn a_batch_is_stored_and_read_back_field_for_field() {
-    let dir = TempDir::new("read-back");
+fn a_batch_is_stored_and_read_back_field_for_field(backend: Backend) {
+    let dir = Place::new(backend, "read-back");
     let mut store = dir.open();
     let full = with(
         record(&id(1), 0.0),
@@ -37,14 +36,15 @@ fn a_batch_is_stored_and_read_back_field_for_field() {
 
     // The file survives a reopen; the schema is not created twice.
     drop(store);
-    let store = dir.open();
+    let mut store = dir.open();
     assert_eq!(store.count(&Filter::default()).expect("count"), 2);
-    assert!(dir.path().join("data").join("logs.db").exists());
+    if backend == Backend::Sqlite {
+        assert!(dir.path().join("data").join("logs.db").exists());
+    }
 }
 
-#[test]
-fn replaying_a_batch_stores_nothing_twice() {
-    let dir = TempDir::new("idempotent");
+fn replaying_a_batch_stores_nothing_twice(backend: Backend) {
+    let dir = Place::new(backend, "idempotent");
     let mut store = dir.open();
     let batch: Vec<Value> = (0..10).map(|n| record(&id(n), n as f64)).collect();
     assert_eq!(insert(&mut store, &batch).inserted, 10);
@@ -66,9 +66,8 @@ fn replaying_a_batch_stores_nothing_twice() {
     assert_eq!(kept["model"], "voice-fast");
 }
 
-#[test]
-fn malformed_records_are_reported_and_do_not_abort_the_batch() {
-    let dir = TempDir::new("malformed");
+fn malformed_records_are_reported_and_do_not_abort_the_batch(backend: Backend) {
+    let dir = Place::new(backend, "malformed");
     let mut store = dir.open();
     let good_a = record(&id(1), 1.0).to_string();
     let good_b = record(&id(2), 2.0).to_string();
@@ -92,9 +91,8 @@ fn malformed_records_are_reported_and_do_not_abort_the_batch() {
     assert!(store.get(&id(2)).expect("get").is_some());
 }
 
-#[test]
-fn a_record_without_a_usable_start_time_is_filed_at_insert_time() {
-    let dir = TempDir::new("no-start");
+fn a_record_without_a_usable_start_time_is_filed_at_insert_time(backend: Backend) {
+    let dir = Place::new(backend, "no-start");
     let mut store = dir.open();
     insert(
         &mut store,
@@ -115,23 +113,31 @@ fn a_record_without_a_usable_start_time_is_filed_at_insert_time() {
 #[test]
 fn urls_in_every_accepted_form_open() {
     let dir = TempDir::new("urls");
-    let mut memory = Store::open("sqlite::memory:").expect("memory store");
+    let mut memory = switchboard_store::open("sqlite::memory:").expect("memory store");
     assert_eq!(insert(&mut memory, &[record("m", 0.0)]).inserted, 1);
     let bare = dir.path().join("nested").join("bare.db");
-    let mut store = Store::open(bare.to_str().expect("utf-8 path")).expect("bare path");
+    let mut store = switchboard_store::open(bare.to_str().expect("utf-8 path")).expect("bare path");
     assert_eq!(insert(&mut store, &[record("b", 0.0)]).inserted, 1);
     assert!(bare.exists());
     assert!(matches!(
-        Store::open("postgres://localhost/logs"),
+        switchboard_store::open("mysql://localhost/logs"),
         Err(StoreError::BadUrl { .. })
     ));
+    // A PostgreSQL that is not there is named, without the password.
+    let refused = switchboard_store::open("postgres://sb:s3cret@127.0.0.1:1/logs")
+        .expect_err("nothing listens on port 1");
+    assert!(matches!(refused, StoreError::Connect { .. }), "{refused}");
+    let message = refused.to_string();
+    assert!(
+        message.contains("127.0.0.1:1") && !message.contains("s3cret"),
+        "{message}"
+    );
 }
 
-#[test]
-fn a_writer_and_readers_share_one_file() {
-    let dir = TempDir::new("shared");
+fn a_writer_and_readers_share_one_file(backend: Backend) {
+    let dir = Place::new(backend, "shared");
     let mut writer = dir.open();
-    let reader = dir.open();
+    let mut reader = dir.open();
     let writing = std::thread::spawn(move || {
         for chunk in 0..20 {
             let batch: Vec<Value> = (chunk * 50..(chunk + 1) * 50)
@@ -171,3 +177,11 @@ fn a_writer_and_readers_share_one_file() {
     let scored = reader.get("scored").expect("get").expect("stored");
     assert_eq!(scored["scores"][0]["numerical_value"], 199.0);
 }
+
+both_stores!(
+    a_batch_is_stored_and_read_back_field_for_field,
+    replaying_a_batch_stores_nothing_twice,
+    malformed_records_are_reported_and_do_not_abort_the_batch,
+    a_record_without_a_usable_start_time_is_filed_at_insert_time,
+    a_writer_and_readers_share_one_file,
+);

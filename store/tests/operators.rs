@@ -8,7 +8,7 @@ use common::*;
 use serde_json::{Value, json};
 use switchboard_store::{Filter, Store, StoreError};
 
-fn matching(store: &Store, pairs: &[(&str, &str)]) -> Vec<String> {
+fn matching(store: &mut Store, pairs: &[(&str, &str)]) -> Vec<String> {
     let filter = Filter::from_pairs(pairs.iter().copied()).expect("valid filter");
     let (page, next) = store.list(&filter, 1_000, None).expect("list");
     assert_eq!(next, None, "{pairs:?}");
@@ -38,7 +38,7 @@ fn matching(store: &Store, pairs: &[(&str, &str)]) -> Vec<String> {
 }
 
 /// Five calls that differ where the slices cut.
-fn seeded(dir: &TempDir) -> Store {
+fn seeded(dir: &Place) -> Store {
     let mut store = dir.open();
     let call = |n: usize, ttft: Value, latency: f64, cost: Value, language: Option<&str>| {
         let mut r = record(&id(n), n as f64);
@@ -68,76 +68,74 @@ fn seeded(dir: &TempDir) -> Store {
     store
 }
 
-#[test]
-fn numbers_compare_and_missing_values_never_match_a_comparison() {
-    let dir = TempDir::new("ops-numbers");
-    let store = seeded(&dir);
+fn numbers_compare_and_missing_values_never_match_a_comparison(backend: Backend) {
+    let dir = Place::new(backend, "ops-numbers");
+    let mut store = seeded(&dir);
     assert_eq!(
-        matching(&store, &[("time_to_first_token.gt", "0.5")]),
+        matching(&mut store, &[("time_to_first_token.gt", "0.5")]),
         [id(2), id(3)]
     );
     assert_eq!(
-        matching(&store, &[("time_to_first_token.gte", "0.5")]),
+        matching(&mut store, &[("time_to_first_token.gte", "0.5")]),
         [id(2), id(3), id(5)]
     );
     assert_eq!(
-        matching(&store, &[("latency.lte", "1")]),
+        matching(&mut store, &[("latency.lte", "1")]),
         [id(1), id(3), id(5)]
     );
-    assert_eq!(matching(&store, &[("latency.lt", "0.5")]), [id(1)]);
-    assert_eq!(matching(&store, &[("cost.gt", "0.01")]), [id(2), id(3)]);
-    assert_eq!(matching(&store, &[("status_code.not", "200")]), [id(4)]);
-    assert_eq!(matching(&store, &[("status_code", "502")]), [id(4)]);
+    assert_eq!(matching(&mut store, &[("latency.lt", "0.5")]), [id(1)]);
+    assert_eq!(matching(&mut store, &[("cost.gt", "0.01")]), [id(2), id(3)]);
+    assert_eq!(matching(&mut store, &[("status_code.not", "200")]), [id(4)]);
+    assert_eq!(matching(&mut store, &[("status_code", "502")]), [id(4)]);
     assert_eq!(
-        matching(&store, &[("time_to_first_token.empty", "")]),
+        matching(&mut store, &[("time_to_first_token.empty", "")]),
         [id(4)]
     );
-    assert_eq!(matching(&store, &[("cost.not_empty", "")]).len(), 4);
-    assert_eq!(matching(&store, &[("total_tokens.gte", "52")]).len(), 5);
+    assert_eq!(matching(&mut store, &[("cost.not_empty", "")]).len(), 4);
+    assert_eq!(matching(&mut store, &[("total_tokens.gte", "52")]).len(), 5);
 }
 
-#[test]
-fn metadata_takes_sets_and_text_operators_and_combines_with_the_rest() {
-    let dir = TempDir::new("ops-metadata");
-    let store = seeded(&dir);
+fn metadata_takes_sets_and_text_operators_and_combines_with_the_rest(backend: Backend) {
+    let dir = Place::new(backend, "ops-metadata");
+    let mut store = seeded(&dir);
     assert_eq!(
-        matching(&store, &[("metadata.language.in", "es,pt")]),
+        matching(&mut store, &[("metadata.language.in", "es,pt")]),
         [id(1), id(2), id(5)]
     );
     // A call without the key never matches a metadata condition, not even a negative one
     // (Respan's rule), `empty` aside.
     assert_eq!(
-        matching(&store, &[("metadata.language.not_in", "es,pt")]),
+        matching(&mut store, &[("metadata.language.not_in", "es,pt")]),
         [id(3)]
     );
     assert_eq!(
-        matching(&store, &[("metadata.language.not", "es")]),
+        matching(&mut store, &[("metadata.language.not", "es")]),
         [id(2), id(3)]
     );
     assert_eq!(
-        matching(&store, &[("metadata.language.not_contains", "s")]),
+        matching(&mut store, &[("metadata.language.not_contains", "s")]),
         [id(2), id(3)]
     );
     assert_eq!(
-        matching(&store, &[("metadata.use_case.endswith", "detector")]),
+        matching(&mut store, &[("metadata.use_case.endswith", "detector")]),
         [id(4)]
     );
     assert_eq!(
-        matching(&store, &[("metadata.language.empty", "")]),
+        matching(&mut store, &[("metadata.language.empty", "")]),
         [id(4)]
     );
     assert_eq!(
-        matching(&store, &[("metadata.use_case.startswith", "scam")]),
+        matching(&mut store, &[("metadata.use_case.startswith", "scam")]),
         [id(4)]
     );
     assert_eq!(
-        matching(&store, &[("metadata.use_case.icontains", "INTENT")]).len(),
+        matching(&mut store, &[("metadata.use_case.icontains", "INTENT")]).len(),
         4
     );
     // "Every Spanish call that cost more than a cent": the SPEC's example, plus equality.
     assert_eq!(
         matching(
-            &store,
+            &mut store,
             &[
                 ("metadata.language.in", "es,pt"),
                 ("cost.gt", "0.01"),
@@ -147,49 +145,50 @@ fn metadata_takes_sets_and_text_operators_and_combines_with_the_rest() {
         [id(2)]
     );
     // An equality on a metadata key with dots in it is still an equality.
-    assert!(matching(&store, &[("metadata.a.b", "c")]).is_empty());
+    assert!(matching(&mut store, &[("metadata.a.b", "c")]).is_empty());
 }
 
-#[test]
-fn text_fields_match_by_contains_and_prefix() {
-    let dir = TempDir::new("ops-text");
-    let store = seeded(&dir);
+fn text_fields_match_by_contains_and_prefix(backend: Backend) {
+    let dir = Place::new(backend, "ops-text");
+    let mut store = seeded(&dir);
     assert_eq!(
-        matching(&store, &[("error_message.contains", "context_length")]),
+        matching(&mut store, &[("error_message.contains", "context_length")]),
         [id(4)]
     );
     assert_eq!(
-        matching(&store, &[("error_message.icontains", "PROMPT IS")]),
+        matching(&mut store, &[("error_message.icontains", "PROMPT IS")]),
         [id(4)]
     );
-    assert!(matching(&store, &[("error_message.contains", "PROMPT IS")]).is_empty());
+    assert!(matching(&mut store, &[("error_message.contains", "PROMPT IS")]).is_empty());
     assert_eq!(
-        matching(&store, &[("error_message.not_empty", "")]),
+        matching(&mut store, &[("error_message.not_empty", "")]),
         [id(4)]
     );
     assert_eq!(
-        matching(&store, &[("span_name", "response.generate")]),
+        matching(&mut store, &[("span_name", "response.generate")]),
         [id(2)]
     );
     assert_eq!(
-        matching(&store, &[("model.in", "voice-fast,other")]).len(),
+        matching(&mut store, &[("model.in", "voice-fast,other")]).len(),
         5
     );
-    assert_eq!(matching(&store, &[("stream", "false")]), [id(4)]);
-    assert_eq!(matching(&store, &[("stream.not", "true")]), [id(4)]);
-    assert_eq!(matching(&store, &[("error_kind.in", "5xx,429")]).len(), 0);
+    assert_eq!(matching(&mut store, &[("stream", "false")]), [id(4)]);
+    assert_eq!(matching(&mut store, &[("stream.not", "true")]), [id(4)]);
+    assert_eq!(
+        matching(&mut store, &[("error_kind.in", "5xx,429")]).len(),
+        0
+    );
     assert_eq!(
         matching(
-            &store,
+            &mut store,
             &[("start_time.gte", &at(3.0)), ("start_time.lt", &at(5.0))]
         ),
         [id(3), id(4)]
     );
 }
 
-#[test]
-fn a_rare_match_is_found_page_by_page_with_each_page_bounded() {
-    let dir = TempDir::new("ops-scan");
+fn a_rare_match_is_found_page_by_page_with_each_page_bounded(backend: Backend) {
+    let dir = Place::new(backend, "ops-scan");
     let mut store = dir.open();
     // 45,000 calls; every 10,000th took over a second to its first token.
     let records: Vec<Value> = (0..45_000)
@@ -245,3 +244,10 @@ fn an_operator_that_does_not_fit_the_field_is_refused_naming_it() {
     assert!(refused("from.gt", "2025-01-01T00:00:00Z").contains("start_time"));
     assert!(refused("start_time.gt", "yesterday").contains("RFC3339"));
 }
+
+both_stores!(
+    numbers_compare_and_missing_values_never_match_a_comparison,
+    metadata_takes_sets_and_text_operators_and_combines_with_the_rest,
+    text_fields_match_by_contains_and_prefix,
+    a_rare_match_is_found_page_by_page_with_each_page_bounded,
+);

@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use switchboard_store::{Filter, Store, StoreError};
 
 /// 250 records, three per second (so start times tie and the id breaks the tie).
-fn seeded(name: &str) -> (TempDir, Store) {
-    let dir = TempDir::new(name);
+fn seeded(backend: Backend, name: &str) -> (Place, Store) {
+    let dir = Place::new(backend, name);
     let mut store = dir.open();
     let batch: Vec<Value> = (0..250).map(|n| record(&id(n), (n / 3) as f64)).collect();
     assert_eq!(insert(&mut store, &batch).inserted, 250);
@@ -21,9 +21,8 @@ fn expected_newest_first() -> Vec<String> {
     (0..250).rev().map(id).collect()
 }
 
-#[test]
-fn two_hundred_fifty_rows_by_hundred_are_three_pages_newest_first() {
-    let (_dir, store) = seeded("pages");
+fn two_hundred_fifty_rows_by_hundred_are_three_pages_newest_first(backend: Backend) {
+    let (_dir, mut store) = seeded(backend, "pages");
     let all = Filter::default();
     let (first, cursor) = store.list(&all, 100, None).expect("page 1");
     let (second, cursor) = store.list(&all, 100, cursor.as_deref()).expect("page 2");
@@ -35,8 +34,7 @@ fn two_hundred_fifty_rows_by_hundred_are_three_pages_newest_first() {
     assert_eq!(seen, expected_newest_first());
 }
 
-#[test]
-fn pages_stay_stable_when_rows_arrive_between_reads() {
+fn pages_stay_stable_when_rows_arrive_between_reads(backend: Backend) {
     // Every record matches these filters, read off different indexes: the time index, the
     // metadata side table, a column index.
     let filters: [&[(&str, &str)]; 4] = [
@@ -47,12 +45,12 @@ fn pages_stay_stable_when_rows_arrive_between_reads() {
     ];
     for pairs in filters {
         let filter = Filter::from_pairs(pairs.iter().copied()).expect("filter");
-        pages_stay_stable(&filter, &format!("{pairs:?}"));
+        pages_stay_stable(backend, &filter, &format!("{pairs:?}"));
     }
 }
 
-fn pages_stay_stable(filter: &Filter, what: &str) {
-    let (_dir, mut store) = seeded("stable");
+fn pages_stay_stable(backend: Backend, filter: &Filter, what: &str) {
+    let (_dir, mut store) = seeded(backend, "stable");
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
     let mut pages = 0;
@@ -99,9 +97,8 @@ fn pages_stay_stable(filter: &Filter, what: &str) {
     assert_eq!(store.count(filter).expect("count"), 250 + 3 * 32, "{what}");
 }
 
-#[test]
-fn a_filtered_listing_pages_too() {
-    let dir = TempDir::new("filtered-pages");
+fn a_filtered_listing_pages_too(backend: Backend) {
+    let dir = Place::new(backend, "filtered-pages");
     let mut store = dir.open();
     let batch: Vec<Value> = (0..250)
         .map(|n| {
@@ -129,9 +126,8 @@ fn a_filtered_listing_pages_too() {
     assert_eq!(seen, expected);
 }
 
-#[test]
-fn a_cursor_that_is_not_ours_is_refused() {
-    let (_dir, store) = seeded("bad-cursor");
+fn a_cursor_that_is_not_ours_is_refused(backend: Backend) {
+    let (_dir, mut store) = seeded(backend, "bad-cursor");
     for junk in ["", "hello", "0193abc", "zz"] {
         assert!(
             matches!(
@@ -143,9 +139,8 @@ fn a_cursor_that_is_not_ours_is_refused() {
     }
 }
 
-#[test]
-fn a_metadata_listing_in_a_time_range_pages_through_exactly_that_range() {
-    let dir = TempDir::new("range-pages");
+fn a_metadata_listing_in_a_time_range_pages_through_exactly_that_range(backend: Backend) {
+    let dir = Place::new(backend, "range-pages");
     let mut store = dir.open();
     // Two records per second, so pages end in the middle of a tie.
     let batch: Vec<Value> = (0..300)
@@ -180,3 +175,11 @@ fn a_metadata_listing_in_a_time_range_pages_through_exactly_that_range() {
     assert_eq!(seen, expected);
     assert_eq!(store.count(&spanish).expect("count"), expected.len() as u64);
 }
+
+both_stores!(
+    two_hundred_fifty_rows_by_hundred_are_three_pages_newest_first,
+    pages_stay_stable_when_rows_arrive_between_reads,
+    a_filtered_listing_pages_too,
+    a_cursor_that_is_not_ours_is_refused,
+    a_metadata_listing_in_a_time_range_pages_through_exactly_that_range,
+);

@@ -52,7 +52,7 @@ fn assert_indexed(plan: &[String], what: &str) {
 
 #[test]
 fn metadata_thread_and_other_filters_are_answered_through_an_index() {
-    let (_dir, store, cursor) = seeded();
+    let (_dir, mut store, cursor) = seeded();
     let filters: [&[(&str, &str)]; 8] = [
         &[("metadata.tenant", "t7")],
         &[("metadata.never_seen_before", "x")],
@@ -76,7 +76,7 @@ fn metadata_thread_and_other_filters_are_answered_through_an_index() {
 
 #[test]
 fn an_unfiltered_page_reads_the_time_index_in_order() {
-    let (_dir, store, cursor) = seeded();
+    let (_dir, mut store, cursor) = seeded();
     let plan = store
         .query_plan(&Filter::default(), Order::NewestFirst, Some(&cursor))
         .expect("plan");
@@ -100,7 +100,7 @@ fn assert_no_sort(plan: &[String], what: &str) {
 
 #[test]
 fn a_metadata_page_is_read_in_order_off_the_side_table_however_common_the_value() {
-    let (_dir, store, cursor) = seeded();
+    let (_dir, mut store, cursor) = seeded();
     let from = at(500.0);
     let to = at(1_500.0);
     let values = [
@@ -136,7 +136,7 @@ fn a_metadata_page_is_read_in_order_off_the_side_table_however_common_the_value(
 
 #[test]
 fn error_kind_score_and_combined_filters_need_no_sort() {
-    let (_dir, store, cursor) = seeded();
+    let (_dir, mut store, cursor) = seeded();
     let filters: [&[(&str, &str)]; 6] = [
         &[("error_kind", "5xx")],
         &[("score.q", "1")],
@@ -160,7 +160,7 @@ fn error_kind_score_and_combined_filters_need_no_sort() {
 
 #[test]
 fn a_thread_drives_and_its_metadata_is_checked_per_log() {
-    let (_dir, store, _) = seeded();
+    let (_dir, mut store, _) = seeded();
     let filter = Filter::from_pairs([
         ("metadata.use_case", "intent"),
         ("thread_identifier", "call_7"),

@@ -13,7 +13,7 @@ fn score(slug: &str, value: ScoreValue) -> Score {
     }
 }
 
-fn scored(store: &Store, pairs: &[(&str, &str)]) -> Vec<String> {
+fn scored(store: &mut Store, pairs: &[(&str, &str)]) -> Vec<String> {
     let filter = Filter::from_pairs(pairs.iter().copied()).expect("filter");
     let (page, _) = store.list(&filter, 100, None).expect("list");
     let mut found = ids(&page);
@@ -21,9 +21,8 @@ fn scored(store: &Store, pairs: &[(&str, &str)]) -> Vec<String> {
     found
 }
 
-#[test]
-fn a_second_score_by_the_same_evaluator_replaces_the_first() {
-    let dir = TempDir::new("score-replace");
+fn a_second_score_by_the_same_evaluator_replaces_the_first(backend: Backend) {
+    let dir = Place::new(backend, "score-replace");
     let mut store = dir.open();
     insert(&mut store, &[record("a", 0.0)]);
     store
@@ -45,13 +44,12 @@ fn a_second_score_by_the_same_evaluator_replaces_the_first() {
     assert_eq!(scores[1]["numerical_value"], 0.9);
     assert!(scores[1]["created_at"].is_string());
 
-    assert_eq!(scored(&store, &[("score.quality", "0.9")]), ["a"]);
-    assert!(scored(&store, &[("score.quality", "0.2")]).is_empty());
+    assert_eq!(scored(&mut store, &[("score.quality", "0.9")]), ["a"]);
+    assert!(scored(&mut store, &[("score.quality", "0.2")]).is_empty());
 }
 
-#[test]
-fn every_kind_of_score_is_shown_and_filterable() {
-    let dir = TempDir::new("score-kinds");
+fn every_kind_of_score_is_shown_and_filterable(backend: Backend) {
+    let dir = Place::new(backend, "score-kinds");
     let mut store = dir.open();
     insert(
         &mut store,
@@ -83,22 +81,25 @@ fn every_kind_of_score_is_shown_and_filterable() {
         score("note", ScoreValue::String("asked twice".into())),
     );
 
-    assert_eq!(scored(&store, &[("score.rating", "1")]), ["a"]);
+    assert_eq!(scored(&mut store, &[("score.rating", "1")]), ["a"]);
     assert_eq!(
-        scored(&store, &[("score.rating", "1.0")]),
+        scored(&mut store, &[("score.rating", "1.0")]),
         ["a"],
         "by value"
     );
-    assert_eq!(scored(&store, &[("score.rating", "4.5")]), ["b"]);
-    assert_eq!(scored(&store, &[("score.resolved", "false")]), ["b"]);
-    assert_eq!(scored(&store, &[("score.tags", "off_topic")]), ["c"]);
-    assert_eq!(scored(&store, &[("score.tags", "ok")]), ["a"]);
-    assert_eq!(scored(&store, &[("score.note", "asked twice")]), ["c"]);
+    assert_eq!(scored(&mut store, &[("score.rating", "4.5")]), ["b"]);
+    assert_eq!(scored(&mut store, &[("score.resolved", "false")]), ["b"]);
+    assert_eq!(scored(&mut store, &[("score.tags", "off_topic")]), ["c"]);
+    assert_eq!(scored(&mut store, &[("score.tags", "ok")]), ["a"]);
+    assert_eq!(scored(&mut store, &[("score.note", "asked twice")]), ["c"]);
     assert_eq!(
-        scored(&store, &[("score.rating", "1"), ("score.resolved", "true")]),
+        scored(
+            &mut store,
+            &[("score.rating", "1"), ("score.resolved", "true")]
+        ),
         ["a"]
     );
-    assert!(scored(&store, &[("score.unknown_evaluator", "1")]).is_empty());
+    assert!(scored(&mut store, &[("score.unknown_evaluator", "1")]).is_empty());
 
     let c = store.get("c").expect("get").expect("stored");
     assert_eq!(
@@ -117,13 +118,12 @@ fn every_kind_of_score_is_shown_and_filterable() {
         "c",
         score("tags", ScoreValue::Categorical(vec!["ok".into()])),
     );
-    assert!(scored(&store, &[("score.tags", "rude")]).is_empty());
-    assert_eq!(scored(&store, &[("score.tags", "ok")]), ["a", "c"]);
+    assert!(scored(&mut store, &[("score.tags", "rude")]).is_empty());
+    assert_eq!(scored(&mut store, &[("score.tags", "ok")]), ["a", "c"]);
 }
 
-#[test]
-fn scoring_a_log_that_does_not_exist_is_not_found() {
-    let dir = TempDir::new("score-missing");
+fn scoring_a_log_that_does_not_exist_is_not_found(backend: Backend) {
+    let dir = Place::new(backend, "score-missing");
     let mut store = dir.open();
     let result = store.put_score("ghost", &score("quality", ScoreValue::Numerical(1.0)));
     assert!(matches!(result, Err(StoreError::NotFound(id)) if id == "ghost"));
@@ -133,5 +133,11 @@ fn scoring_a_log_that_does_not_exist_is_not_found() {
     let from_api = Score::from_json(&json!({"evaluator_slug": "quality", "numerical_value": 3}))
         .expect("API body");
     store.put_score("a", &from_api).expect("score from the API");
-    assert_eq!(scored(&store, &[("score.quality", "3")]), ["a"]);
+    assert_eq!(scored(&mut store, &[("score.quality", "3")]), ["a"]);
 }
+
+both_stores!(
+    a_second_score_by_the_same_evaluator_replaces_the_first,
+    every_kind_of_score_is_shown_and_filterable,
+    scoring_a_log_that_does_not_exist_is_not_found,
+);

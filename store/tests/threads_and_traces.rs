@@ -5,9 +5,8 @@ mod common;
 use common::*;
 use serde_json::{Value, json};
 
-#[test]
-fn a_thread_of_twelve_turns_reads_back_oldest_first() {
-    let dir = TempDir::new("thread");
+fn a_thread_of_twelve_turns_reads_back_oldest_first(backend: Backend) {
+    let dir = Place::new(backend, "thread");
     let mut store = dir.open();
     // The turns arrive out of order (several consumers, retries), interleaved with other calls.
     let mut batch: Vec<Value> = Vec::new();
@@ -34,9 +33,8 @@ fn a_thread_of_twelve_turns_reads_back_oldest_first() {
     assert!(store.thread("call_unknown").expect("thread").is_empty());
 }
 
-#[test]
-fn a_trace_returns_every_span_oldest_first_for_the_caller_to_nest() {
-    let dir = TempDir::new("trace");
+fn a_trace_returns_every_span_oldest_first_for_the_caller_to_nest(backend: Backend) {
+    let dir = Place::new(backend, "trace");
     let mut store = dir.open();
     let span = |id: &str, at_s: f64, span_id: &str, parent: Value| {
         let mut r = record(id, at_s);
@@ -60,3 +58,8 @@ fn a_trace_returns_every_span_oldest_first_for_the_caller_to_nest() {
     assert_eq!(spans[2]["span_parent_id"], "s1");
     assert!(store.trace("trace-2").expect("trace").is_empty());
 }
+
+both_stores!(
+    a_thread_of_twelve_turns_reads_back_oldest_first,
+    a_trace_returns_every_span_oldest_first_for_the_caller_to_nest,
+);

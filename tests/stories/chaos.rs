@@ -48,8 +48,8 @@ async fn consume_until(dir: &Path, n: u64) -> Store {
     let url = format!("sqlite://{}", dir.join("store.db").display());
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let stored = Store::open(&url)
-            .and_then(|s| s.count(&Filter::default()))
+        let stored = switchboard_store::open(&url)
+            .and_then(|mut s| s.count(&Filter::default()))
             .unwrap_or(0);
         if stored >= n || tokio::time::Instant::now() >= deadline {
             break;
@@ -60,11 +60,11 @@ async fn consume_until(dir: &Path, n: u64) -> Store {
     tokio::time::sleep(Duration::from_millis(500)).await;
     consumer.terminate();
     consumer.wait_exit(Duration::from_secs(10)).await;
-    Store::open(&url).expect("the store opens")
+    switchboard_store::open(&url).expect("the store opens")
 }
 
 /// Every id in `store`, checking each appears once.
-fn stored_ids(store: &Store) -> BTreeSet<String> {
+fn stored_ids(store: &mut Store) -> BTreeSet<String> {
     let (rows, _) = store.list(&Filter::default(), 1000, None).unwrap();
     let ids: Vec<String> = rows
         .iter()
@@ -125,9 +125,9 @@ async fn redis_sigkilled_mid_load_loses_and_duplicates_nothing_in_the_store() {
         Some(0)
     );
 
-    let store = consume_until(&dir, 300).await;
+    let mut store = consume_until(&dir, 300).await;
     assert_eq!(
-        stored_ids(&store),
+        stored_ids(&mut store),
         ids,
         "every request is stored exactly once"
     );
@@ -275,8 +275,8 @@ async fn a_full_disk_under_the_spool_drops_and_counts_but_never_corrupts() {
     }
     gateway.terminate();
     gateway.wait_exit(Duration::from_secs(20)).await;
-    let store = consume_until(&dir, spooled as u64).await;
-    assert_eq!(stored_ids(&store).len() as f64, spooled);
+    let mut store = consume_until(&dir, spooled as u64).await;
+    assert_eq!(stored_ids(&mut store).len() as f64, spooled);
     assert_eq!(
         redis.xlen(&format!("{STREAM}:dead")),
         0,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use serde_json::{Value, json};
-use switchboard_store::{Filter, Store};
+use switchboard_store::Filter;
 use switchboard_tests::binary::{Process, free_port, temp_dir};
 use switchboard_tests::{Gateway, RedisServer, metric_value, mock};
 
@@ -285,7 +285,7 @@ async fn without_redis_records_land_in_the_embedded_store() {
         assert_eq!(client.chat(&ask("flaky")).await.status, 200);
     }
     gateway.shutdown().await;
-    let store = Store::open(&format!("sqlite://{}", db.display())).unwrap();
+    let mut store = switchboard_store::open(&format!("sqlite://{}", db.display())).unwrap();
     assert_eq!(store.count(&Filter::default()).unwrap(), 20);
     let filter =
         Filter::from_pairs([("fallback_used", "true"), ("metadata.language", "es")]).unwrap();
@@ -329,8 +329,8 @@ async fn a_consumer_killed_mid_batch_stores_every_record_exactly_once() {
     .unwrap();
     let store_url = format!("sqlite://{}", db.display());
     let count = || {
-        Store::open(&store_url)
-            .and_then(|s| s.count(&Filter::default()))
+        switchboard_store::open(&store_url)
+            .and_then(|mut s| s.count(&Filter::default()))
             .unwrap_or(0)
     };
     let config_arg = config_path.to_str().unwrap();
@@ -437,7 +437,7 @@ async fn logs_past_retention_days_are_removed_when_the_gateway_starts() {
     let db = dir.join("logs.db");
     // Three weeks of a call center's logs: 300 older than 14 days, 200 within.
     {
-        let mut store = Store::open(&format!("sqlite://{}", db.display())).unwrap();
+        let mut store = switchboard_store::open(&format!("sqlite://{}", db.display())).unwrap();
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let records: Vec<String> = (0..500)
             .map(|n| {
@@ -479,7 +479,7 @@ async fn logs_past_retention_days_are_removed_when_the_gateway_starts() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let store = Store::open(&format!("sqlite://{}", db.display())).unwrap();
+    let mut store = switchboard_store::open(&format!("sqlite://{}", db.display())).unwrap();
     assert_eq!(store.count(&Filter::default()).unwrap(), 200);
     let old = Filter::from_pairs([("metadata.age", "old")]).unwrap();
     assert_eq!(store.count(&old).unwrap(), 0);

@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use switchboard_store::{Filter, Store};
+use switchboard_store::Filter;
 use switchboard_tests::binary::{self, Process, temp_dir};
 use switchboard_tests::{Client, Gateway, mock};
 
@@ -484,7 +484,8 @@ async fn the_admin_key_guards_the_logs_api() {
 /// in big batches, 3 ms apart from 2026-01-01T00:00:00Z: every tenth is in tenant `small`, the
 /// rest in `big`; `shard` cycles through 1,000 values; each call (thread) has 12 turns.
 fn seed(store_path: &Path, n: usize, pad: usize) {
-    let mut store = Store::open(&format!("sqlite://{}", store_path.display())).expect("store");
+    let mut store =
+        switchboard_store::open(&format!("sqlite://{}", store_path.display())).expect("store");
     let padding = "x".repeat(pad);
     let mut texts = Vec::with_capacity(10_000);
     for chunk in (0..n).collect::<Vec<_>>().chunks(10_000) {
@@ -506,7 +507,8 @@ fn seed(store_path: &Path, n: usize, pad: usize) {
 }
 
 fn count(store_path: &Path, pairs: &[(&str, &str)]) -> u64 {
-    let store = Store::open(&format!("sqlite://{}", store_path.display())).expect("store");
+    let mut store =
+        switchboard_store::open(&format!("sqlite://{}", store_path.display())).expect("store");
     store
         .count(&Filter::from_pairs(pairs.iter().copied()).expect("filter"))
         .expect("count")

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde_json::json;
-use switchboard_store::{Filter, Store};
+use switchboard_store::Filter;
 use switchboard_tests::binary::{Process, free_port, temp_dir};
 use switchboard_tests::{Client, RedisServer, mock};
 
@@ -163,8 +163,8 @@ retries = 0
     let store_url = format!("sqlite://{}/store.db", data.display());
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let stored = Store::open(&store_url)
-            .and_then(|s| s.count(&Filter::default()))
+        let stored = switchboard_store::open(&store_url)
+            .and_then(|mut s| s.count(&Filter::default()))
             .unwrap_or(0);
         if stored >= total as u64 {
             break;

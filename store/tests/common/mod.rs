@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::{Value, json};
 use switchboard_store::{InsertSummary, Store};
+use switchboard_test_services::PostgresServer;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -39,8 +40,62 @@ impl TempDir {
     }
 
     pub fn open(&self) -> Store {
-        Store::open(&self.url()).expect("open store")
+        switchboard_store::open(&self.url()).expect("open store")
     }
+}
+
+/// Which store a test of the shared behaviour suite runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Where a test's store lives: a fresh SQLite file, or a fresh database on the test process's
+/// private PostgreSQL (started on first use, on a free port, stopped when the process exits).
+pub struct Place {
+    pub backend: Backend,
+    dir: TempDir,
+    url: String,
+}
+
+impl Place {
+    pub fn new(backend: Backend, name: &str) -> Place {
+        let dir = TempDir::new(name);
+        let url = match backend {
+            Backend::Sqlite => dir.url(),
+            Backend::Postgres => PostgresServer::shared().create_database(),
+        };
+        Place { backend, dir, url }
+    }
+
+    pub fn url(&self) -> String {
+        self.url.clone()
+    }
+
+    /// A new connection to the store.
+    pub fn open(&self) -> Store {
+        switchboard_store::open(&self.url).expect("open store")
+    }
+
+    /// The temp directory beside it (the SQLite file lives in `data/`).
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// Runs each named test function `fn name(backend: Backend)` once per store: as
+/// `sqlite::name` and `postgres::name`.
+#[macro_export]
+macro_rules! both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[test] fn $name() { super::$name($crate::common::Backend::Sqlite) } )*
+        }
+        mod postgres {
+            $( #[test] fn $name() { super::$name($crate::common::Backend::Postgres) } )*
+        }
+    };
 }
 
 impl Drop for TempDir {

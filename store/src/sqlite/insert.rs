@@ -1,22 +1,10 @@
 //! Batch inserts: one transaction per batch, idempotent on `id`.
 
 use rusqlite::params;
-use serde::Serialize;
 
+use super::SqliteStore;
 use crate::record::Indexed;
-use crate::{Store, StoreError, timefmt};
-
-/// What [`Store::insert_batch`] did with a batch.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct InsertSummary {
-    /// Records stored by this call.
-    pub inserted: usize,
-    /// Records skipped because their `id` was already stored (earlier, or earlier in the batch).
-    pub duplicates: usize,
-    /// Records that cannot be stored, as (index in the batch, why): not JSON, not an object, or
-    /// without a non-empty string `id`.
-    pub rejected: Vec<(usize, String)>,
-}
+use crate::{InsertSummary, StoreError, timefmt};
 
 const INSERT_LOG: &str = "INSERT INTO logs (id, start_time, end_time, model, provider_id, status, \
      status_code, thread_identifier, customer_identifier, trace_unique_id, span_unique_id, \
@@ -28,7 +16,7 @@ const INSERT_PROPERTY: &str = "INSERT OR IGNORE INTO log_properties (log_id, sta
 const INSERT_ERROR_KIND: &str =
     "INSERT OR IGNORE INTO log_error_kinds (log_id, start_time, error_kind) VALUES (?1, ?2, ?3)";
 
-impl Store {
+impl SqliteStore {
     /// Inserts a batch of record JSON texts in one transaction. A record whose `id` is already
     /// stored is counted as a duplicate and left as it was; a record that cannot be stored is
     /// reported in [`InsertSummary::rejected`] and the rest of the batch still goes in. A record

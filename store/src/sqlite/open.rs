@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
-use crate::{Store, StoreError, schema};
+use super::{SqliteStore, schema};
+use crate::StoreError;
 
 /// How long a connection waits for another one's lock before giving up.
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -60,12 +61,12 @@ fn create_parent(path: &Path) -> Result<(), StoreError> {
     }
 }
 
-impl Store {
+impl SqliteStore {
     /// Opens (creating the file, its parent directory and the schema, as needed) the store at
     /// `sqlite://PATH`, `sqlite:PATH` or a bare `PATH`; `sqlite::memory:` (or `:memory:`) opens
     /// a private in-memory store. The connection runs in WAL mode with `synchronous=NORMAL`, a
     /// 5 s busy timeout and foreign keys on.
-    pub fn open(url: &str) -> Result<Store, StoreError> {
+    pub fn open(url: &str) -> Result<SqliteStore, StoreError> {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -82,7 +83,7 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", true)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         schema::migrate(&mut conn)?;
-        Ok(Store { conn })
+        Ok(SqliteStore { conn })
     }
 
     /// Refreshes the statistics SQLite's query planner uses to choose an index (`PRAGMA

@@ -10,7 +10,8 @@
 
 use rusqlite::Transaction;
 
-use crate::{StoreError, schema};
+use super::schema;
+use crate::StoreError;
 
 /// Moves the version 1 side tables out of the way (their indexes' names are reused).
 const SET_ASIDE: &str = r#"
@@ -132,7 +133,9 @@ mod tests {
 
     use super::SCHEMA_V1;
     use crate::record::Indexed;
-    use crate::{Filter, Order, SCHEMA_VERSION, Score, ScoreValue, Store, timefmt};
+    use crate::sqlite::SqliteStore as Store;
+    use crate::sqlite::schema::SCHEMA_VERSION;
+    use crate::{Filter, Order, Score, ScoreValue, timefmt};
 
     /// A database file under the temp dir, removed (with its WAL) when dropped.
     struct TempFile(PathBuf);

@@ -4,19 +4,11 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{OptionalExtension, params_from_iter};
 use serde_json::Value;
 
+use super::SqliteStore;
 use crate::cursor::Position;
-use crate::plan;
-use crate::{Filter, Store, StoreError};
-
-/// The order in which logs are read, on `(start_time, id)`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Order {
-    /// Earliest `start_time` first.
-    OldestFirst,
-    /// Latest `start_time` first (the logs API's order).
-    #[default]
-    NewestFirst,
-}
+use crate::dialect::Dialect;
+use crate::page::PageRead;
+use crate::{Filter, Order, StoreError, plan};
 
 const GET: &str = "SELECT record FROM logs WHERE id = ?1";
 const POSITION: &str = "SELECT start_time FROM logs WHERE id = ?1";
@@ -29,9 +21,9 @@ fn decode(cursor: Option<&str>) -> Result<Option<Position>, StoreError> {
     cursor.map(Position::decode).transpose()
 }
 
-impl Store {
+impl SqliteStore {
     /// The record with this id, with its scores attached as `"scores": [...]` (see
-    /// [`Store::put_score`]); `None` if no such log.
+    /// [`SqliteStore::put_score`]); `None` if no such log.
     pub fn get(&self, id: &str) -> Result<Option<Value>, StoreError> {
         let record: Option<String> = self
             .conn
@@ -48,7 +40,7 @@ impl Store {
         Ok(Some(record))
     }
 
-    /// The cursor of the log `id`'s position, as [`Store::list`] and [`Store::for_each`] give it:
+    /// The cursor of the log `id`'s position, as [`SqliteStore::list`] and [`SqliteStore::for_each`] give it:
     /// reading (in either order) after it continues right after that log. `None` if no such log.
     pub fn cursor_of(&self, id: &str) -> Result<Option<String>, StoreError> {
         let start_time: Option<i64> = self
@@ -67,7 +59,7 @@ impl Store {
 
     /// How many logs match the filter.
     pub fn count(&self, filter: &Filter) -> Result<u64, StoreError> {
-        let (sql, params) = plan::count(&filter.predicates()?);
+        let (sql, params) = plan::count(&filter.predicates()?, Dialect::Sqlite);
         let count: i64 = self
             .conn
             .prepare_cached(&sql)?
@@ -77,7 +69,7 @@ impl Store {
 
     /// One page of matching records, newest first (`start_time` desc, then `id` desc), after
     /// `cursor` (from a previous page) if given. The page is read in order off one index and the
-    /// read stops after `limit` rows, however many logs match (see [`Store::query_plan`]). The second value is the cursor of the next page,
+    /// read stops after `limit` rows, however many logs match (see [`SqliteStore::query_plan`]). The second value is the cursor of the next page,
     /// `None` on the last page. A cursor is a position, not an offset: whatever is inserted
     /// between two page reads, no row repeats and none is skipped (a row inserted behind the
     /// cursor shows up on a later page; one ahead of it does not). `limit` is at least 1.
@@ -87,46 +79,25 @@ impl Store {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<(Vec<Value>, Option<String>), StoreError> {
-        let limit = limit.max(1);
+        let read = PageRead::new(filter, limit);
         let after = decode(cursor)?;
-        // Conditions checked row by row: walk at most SCAN_BUDGET rows (plus one, to know
-        // whether more follow), keep the matches among them.
-        let scanning = !filter.conditions.is_empty();
-        let (read, conditions) = if scanning {
-            (plan::SCAN_BUDGET, plan::Conditions::Mark)
-        } else {
-            (limit, plan::Conditions::Filter)
-        };
         let (sql, params) = self.ordered_read(
             filter,
             Order::NewestFirst,
             after.as_ref(),
-            Some(read.saturating_add(1)),
-            conditions,
+            Some(read.statement_limit()),
+            read.conditions,
         )?;
         let mut statement = self.conn.prepare_cached(&sql)?;
         let mut rows = statement.query(params_from_iter(&params))?;
-        let mut records = Vec::with_capacity(limit.min(1_024));
-        let mut last = None;
-        let mut walked = 0;
-        let mut more = false;
-        while let Some(row) = rows.next()? {
-            if records.len() == limit || walked == read {
-                more = true;
-                break;
+        let rows = std::iter::from_fn(|| match rows.next() {
+            Ok(Some(row)) => {
+                Some((|| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))().map_err(StoreError::Sqlite))
             }
-            walked += 1;
-            let text: Option<String> = row.get(2)?;
-            if let Some(text) = text {
-                records.push(serde_json::from_str(&text)?);
-            }
-            last = Some(Position {
-                start_time: row.get(0)?,
-                id: row.get(1)?,
-            });
-        }
-        let next = if more { last.map(|p| p.encode()) } else { None };
-        Ok((records, next))
+            Ok(None) => None,
+            Err(e) => Some(Err(e.into())),
+        });
+        read.collect(rows)
     }
 
     /// Matching records `offset..offset + limit` in `order` (page-numbered APIs such as
@@ -178,7 +149,7 @@ impl Store {
         conditions: plan::Conditions,
     ) -> Result<(String, Vec<SqlValue>), StoreError> {
         let predicates = filter.predicates()?;
-        let driver = plan::choose(&self.conn, &predicates)?;
+        let driver = plan::choose(&mut self.probe_runner(), &predicates, Dialect::Sqlite)?;
         Ok(plan::ordered_read(
             &predicates,
             driver,
@@ -186,7 +157,18 @@ impl Store {
             after,
             limit,
             conditions,
+            Dialect::Sqlite,
         ))
+    }
+
+    /// Runs a driver probe of [`plan::choose`] on this connection.
+    pub(crate) fn probe_runner(&self) -> impl FnMut(&str, &[SqlValue]) -> Result<i64, StoreError> {
+        |sql, params| {
+            Ok(self
+                .conn
+                .prepare_cached(sql)?
+                .query_row(params_from_iter(params), |row| row.get(0))?)
+        }
     }
 
     fn records_of(&self, sql: &str, key: &str) -> Result<Vec<Value>, StoreError> {
@@ -233,8 +215,8 @@ impl Store {
         Ok(())
     }
 
-    /// SQLite's `EXPLAIN QUERY PLAN` lines for the page query that [`Store::list`] (newest first)
-    /// or [`Store::for_each`] runs for this filter and cursor: a diagnostic to check that a
+    /// SQLite's `EXPLAIN QUERY PLAN` lines for the page query that [`SqliteStore::list`] (newest first)
+    /// or [`SqliteStore::for_each`] runs for this filter and cursor: a diagnostic to check that a
     /// filter is answered through an index. The driving index is chosen from the data as for a
     /// real read, so the plan can differ between stores.
     pub fn query_plan(

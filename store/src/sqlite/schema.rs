@@ -10,17 +10,18 @@
 //!   table also has an index by log id, to check one log's rows and for the cascade on delete.
 //!
 //! Version history: 1 keyed the side tables by value then log id only (see
-//! [`crate::upgrade`]), so a common value had to be collected in full and sorted by time before
+//! [`super::upgrade`]), so a common value had to be collected in full and sorted by time before
 //! its first page; 2 (this one) adds `start_time` to their keys.
 
 use std::time::Duration;
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
-use crate::{StoreError, open, upgrade};
+use super::{open, upgrade};
+use crate::StoreError;
 
-/// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: i64 = 2;
+/// The schema version this build writes and reads (`PRAGMA user_version`).
+pub(crate) const SCHEMA_VERSION: i64 = 2;
 
 /// How long opening a store waits for another connection that is creating or upgrading the
 /// schema (an upgrade of a large store rewrites its side tables and can take a while).
