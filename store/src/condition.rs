@@ -8,7 +8,7 @@
 
 use rusqlite::types::Value as SqlValue;
 
-use crate::dialect::{Dialect, JsonKind};
+use crate::dialect::Dialect;
 use crate::predicate::Clauses;
 use crate::{StoreError, timefmt};
 
@@ -314,6 +314,9 @@ impl Condition {
                 dialect,
             );
             inner.push_str(&format!(" AND {test}"));
+            if dialect == Dialect::Postgres {
+                inner.push_str(" OFFSET 0"); // a per-row check, as in `SideMatch::push_exists`
+            }
             params.extend(values);
             (format!("{exists} ({inner})"), params)
         };
@@ -325,19 +328,23 @@ impl Condition {
                 self.field.kind,
                 dialect,
             ),
-            Source::Json(path) => {
-                let as_kind = match self.field.kind {
-                    Kind::Number | Kind::Time => JsonKind::Number,
-                    Kind::Bool => JsonKind::Bool,
-                    Kind::Text => JsonKind::Text,
-                };
-                scalar(
-                    &dialect.json_value(path, as_kind),
-                    self.op,
-                    &self.values,
-                    self.field.kind,
-                    dialect,
-                )
+            Source::Json(path) => scalar(
+                &dialect.json_value(path, &self.field.name),
+                self.op,
+                &self.values,
+                self.field.kind,
+                dialect,
+            ),
+            Source::Metadata(key) if dialect == Dialect::Postgres => {
+                let value = crate::dialect::metadata_value(key);
+                let (test, params) =
+                    scalar(&value, self.op, &self.values, self.field.kind, dialect);
+                // A log without the key matches no operator but `empty` (as below).
+                if self.op.negative() && self.op != Op::Empty {
+                    (format!("({value} IS NOT NULL AND {test})"), params)
+                } else {
+                    (test, params)
+                }
             }
             Source::Metadata(key) => set("log_properties", Some(("key", key)), "value"),
             Source::Score(slug) => set("scores", Some(("evaluator_slug", slug)), "numerical_value"),

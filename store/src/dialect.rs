@@ -56,36 +56,25 @@ impl Dialect {
         }
     }
 
-    /// The value at `path` (`$.usage.total_tokens`) of the record's JSON, as a value of `kind`
-    /// (NULL when absent or of another JSON type in PostgreSQL, whose casts would fail).
-    pub(crate) fn json_value(self, path: &str, kind: JsonKind) -> String {
+    /// The value of the record field `name` at `path` (`$.usage.total_tokens`). SQLite reads
+    /// it out of the record's JSON; PostgreSQL keeps these fields as columns of their own named
+    /// after the field (parsing each row's JSON for a condition cost 0.5 ms per 20 rows).
+    pub(crate) fn json_value(self, path: &str, name: &str) -> String {
         match self {
             Dialect::Sqlite => format!("json_extract(logs.record, '{path}')"),
-            Dialect::Postgres => {
-                let keys = path.trim_start_matches("$.").replace('.', ",");
-                let at = format!("(logs.record::jsonb #> '{{{keys}}}')");
-                match kind {
-                    JsonKind::Text => format!("(logs.record::jsonb #>> '{{{keys}}}')"),
-                    JsonKind::Number => {
-                        format!("(CASE WHEN jsonb_typeof({at}) = 'number' THEN ({at})::float8 END)")
-                    }
-                    // SQLite's json_extract gives a JSON boolean as 1 or 0.
-                    JsonKind::Bool => format!(
-                        "(CASE WHEN jsonb_typeof({at}) = 'boolean' THEN ({at})::boolean::int END)"
-                    ),
-                }
-            }
+            Dialect::Postgres => format!("logs.{name}"),
         }
     }
 }
 
-/// What a JSON field is read as.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum JsonKind {
-    /// Text.
-    Text,
-    /// A number.
-    Number,
-    /// A boolean, as 1 or 0.
-    Bool,
+/// `text` as an SQL string literal. Only for PostgreSQL, whose `standard_conforming_strings`
+/// (on since 9.1, and set on every connection) makes a doubled quote the only escape.
+pub(crate) fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// `metadata.<key>` of the current log in PostgreSQL: its `metadata` column holds the same
+/// text pairs as `log_properties`, so a check on the row needs no index lookup.
+pub(crate) fn metadata_value(key: &str) -> String {
+    format!("(logs.metadata ->> {})", literal(key))
 }

@@ -199,6 +199,11 @@ pub(crate) fn ordered_read(
     };
     let (from_time, to_time, after) = bounds(predicates, order, after);
     predicates::push_time_range(walked, from_time, to_time, &mut clauses);
+    // PostgreSQL prunes each side of the join to the days in range only when told for each
+    // (planning every day partition of `logs` cost 20 ms a statement).
+    if dialect == Dialect::Postgres && walked != "logs" {
+        predicates::push_time_range("logs", from_time, to_time, &mut clauses);
+    }
     if let Some(after) = after {
         clauses.push(
             format!("({walked}.start_time, {walked}.{id}) {compare} (?, ?)"),

@@ -129,6 +129,16 @@ impl SideMatch {
     /// or the key with the log's own `start_time`, which also picks the day partition
     /// (PostgreSQL).
     pub(crate) fn push_exists(&self, out: &mut Clauses, dialect: Dialect) {
+        if dialect == Dialect::Postgres
+            && self.table == SideTable::Properties
+            && let [(_, SqlValue::Text(key)), (_, value)] = self.equal.as_slice()
+        {
+            out.push(
+                format!("{} = ?", crate::dialect::metadata_value(key)),
+                [value.clone()],
+            );
+            return;
+        }
         let mut inner = Clauses::default();
         inner.push("s.log_id = logs.id", []);
         let source = match dialect {
@@ -143,8 +153,17 @@ impl SideMatch {
             }
         };
         self.push_on("s", &mut inner);
+        // `OFFSET 0` keeps PostgreSQL from turning the check into a join, which would hash
+        // every row of a common value before the first row of the page.
+        let fence = match dialect {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " OFFSET 0",
+        };
         out.push(
-            format!("EXISTS (SELECT 1 FROM {source}{})", inner.where_sql()),
+            format!(
+                "EXISTS (SELECT 1 FROM {source}{}{fence})",
+                inner.where_sql()
+            ),
             [],
         );
         out.params.extend(inner.params);

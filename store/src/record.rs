@@ -23,10 +23,40 @@ pub(crate) struct Indexed {
     pub(crate) span_parent_id: Option<String>,
     pub(crate) fallback_used: Option<bool>,
     pub(crate) json_valid: Option<bool>,
+    /// The numbers of the record that conditions compare (`latency`, `usage.total_tokens`, ...),
+    /// in the order of [`NUMBER_FIELDS`]; kept as columns by PostgreSQL.
+    pub(crate) numbers: [Option<f64>; NUMBER_FIELDS.len()],
+    /// `stream` and `continued` (see [`FLAG_FIELDS`]).
+    pub(crate) flags: [Option<bool>; FLAG_FIELDS.len()],
+    /// `span_name`, `log_type`, `error_message`, `provider_model` (see [`TEXT_FIELDS`]).
+    pub(crate) texts: [Option<String>; TEXT_FIELDS.len()],
     /// `metadata` as (key, value) text pairs.
     pub(crate) properties: Vec<(String, String)>,
     /// The distinct `attempts[].error_kind` values.
     pub(crate) error_kinds: Vec<String>,
+}
+
+/// Record numbers a condition can compare, as (column name, path of keys in the record).
+pub(crate) const NUMBER_FIELDS: [(&str, &[&str]); 8] = [
+    ("latency", &["latency"]),
+    ("time_to_first_token", &["time_to_first_token"]),
+    ("max_stall", &["max_stall"]),
+    ("cost", &["cost"]),
+    ("retries", &["retries"]),
+    ("prompt_tokens", &["usage", "prompt_tokens"]),
+    ("completion_tokens", &["usage", "completion_tokens"]),
+    ("total_tokens", &["usage", "total_tokens"]),
+];
+/// Record booleans a condition can test.
+pub(crate) const FLAG_FIELDS: [&str; 2] = ["stream", "continued"];
+/// Record texts a condition can test.
+pub(crate) const TEXT_FIELDS: [&str; 4] =
+    ["span_name", "log_type", "error_message", "provider_model"];
+
+fn at_path<'a>(record: &'a Map<String, Value>, path: &[&str]) -> Option<&'a Value> {
+    let (first, rest) = path.split_first()?;
+    rest.iter()
+        .try_fold(record.get(*first)?, |value, key| value.get(*key))
 }
 
 impl Indexed {
@@ -58,6 +88,12 @@ impl Indexed {
             span_parent_id: text_field(&record, "span_parent_id"),
             fallback_used: bool_field(&record, "fallback_used"),
             json_valid: bool_field(&record, "json_valid"),
+            numbers: NUMBER_FIELDS.map(|(_, path)| at_path(&record, path).and_then(Value::as_f64)),
+            flags: FLAG_FIELDS.map(|key| record.get(key).and_then(Value::as_bool)),
+            texts: TEXT_FIELDS.map(|key| match record.get(key) {
+                Some(Value::String(text)) => Some(text.clone()),
+                _ => None,
+            }),
             properties: properties(&record),
             error_kinds: error_kinds(&record),
         })

@@ -176,7 +176,40 @@ fn a_metadata_listing_in_a_time_range_pages_through_exactly_that_range(backend: 
     assert_eq!(store.count(&spanish).expect("count"), expected.len() as u64);
 }
 
+fn pages_cross_days_in_order_with_and_without_a_filter(backend: Backend) {
+    let dir = Place::new(backend, "day-pages");
+    let mut store = dir.open();
+    // 90 records over four days (PostgreSQL keeps a partition per day), every third Spanish.
+    let batch: Vec<Value> = (0..90)
+        .map(|n| {
+            let language = if n % 3 == 0 { "es" } else { "en" };
+            with(
+                record(&id(n), n as f64 * 3_600.0),
+                "metadata",
+                json!({"language": language}),
+            )
+        })
+        .collect();
+    assert_eq!(insert(&mut store, &batch).inserted, 90);
+    for (pairs, every) in [(vec![], 1), (vec![("metadata.language", "es")], 3)] {
+        let filter = Filter::from_pairs(pairs.iter().copied()).expect("filter");
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let (page, next) = store.list(&filter, 7, cursor.as_deref()).expect("page");
+            seen.extend(ids(&page));
+            match next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        let expected: Vec<String> = (0..90).rev().filter(|n| n % every == 0).map(id).collect();
+        assert_eq!(seen, expected, "{pairs:?}");
+    }
+}
+
 both_stores!(
+    pages_cross_days_in_order_with_and_without_a_filter,
     two_hundred_fifty_rows_by_hundred_are_three_pages_newest_first,
     pages_stay_stable_when_rows_arrive_between_reads,
     a_filtered_listing_pages_too,

@@ -54,6 +54,8 @@ pub(crate) fn connect(url: &str) -> Result<Client, StoreError> {
         config.connect_timeout(CONNECT_TIMEOUT);
     }
     config.application_name("switchboard");
+    // Metadata keys are written into conditions as string literals (see `dialect::literal`).
+    config.options("-c standard_conforming_strings=on");
     // TLS (`sslmode=require`) is not built in yet: connections are plain TCP or a Unix socket.
     config.connect(NoTls).map_err(|source| StoreError::Connect {
         url: redacted(url),

@@ -20,8 +20,10 @@ const CLAIM: &str = "INSERT INTO log_ids (id, start_time) \
      SELECT * FROM unnest($1::text[], $2::int8[]) ON CONFLICT (id) DO NOTHING RETURNING id";
 const COPY_LOGS: &str = "COPY logs (id, start_time, end_time, model, provider_id, status, \
      status_code, thread_identifier, customer_identifier, trace_unique_id, span_unique_id, \
-     span_parent_id, fallback_used, json_valid, record) FROM STDIN BINARY";
-const LOG_TYPES: [Type; 15] = [
+     span_parent_id, fallback_used, json_valid, latency, time_to_first_token, max_stall, cost, \
+     retries, prompt_tokens, completion_tokens, total_tokens, stream, continued, span_name, \
+     log_type, error_message, provider_model, metadata, record) FROM STDIN BINARY";
+const LOG_TYPES: [Type; 30] = [
     Type::TEXT,
     Type::INT8,
     Type::INT8,
@@ -36,6 +38,21 @@ const LOG_TYPES: [Type; 15] = [
     Type::TEXT,
     Type::INT2,
     Type::INT2,
+    Type::FLOAT8,
+    Type::FLOAT8,
+    Type::FLOAT8,
+    Type::FLOAT8,
+    Type::FLOAT8,
+    Type::FLOAT8,
+    Type::FLOAT8,
+    Type::FLOAT8,
+    Type::INT2,
+    Type::INT2,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::JSONB,
     Type::TEXT,
 ];
 const COPY_PROPERTIES: &str =
@@ -146,7 +163,27 @@ fn copy_logs(tx: &mut postgres::Transaction<'_>, rows: &[Row<'_>]) -> Result<(),
     for row in rows {
         let r = &row.indexed;
         let (fallback_used, json_valid) = (flag(r.fallback_used), flag(r.json_valid));
-        let values: [&(dyn ToSql + Sync); 15] = [
+        let [stream, continued] = r.flags.map(flag);
+        let [
+            latency,
+            ttft,
+            max_stall,
+            cost,
+            retries,
+            prompt,
+            completion,
+            total,
+        ] = &r.numbers;
+        let [span_name, log_type, error_message, provider_model] = &r.texts;
+        let metadata = (!r.properties.is_empty()).then(|| {
+            serde_json::Value::Object(
+                r.properties
+                    .iter()
+                    .map(|(key, value)| (key.clone(), serde_json::Value::String(value.clone())))
+                    .collect(),
+            )
+        });
+        let values: [&(dyn ToSql + Sync); 30] = [
             &r.id,
             &row.start_time,
             &r.end_time,
@@ -161,6 +198,21 @@ fn copy_logs(tx: &mut postgres::Transaction<'_>, rows: &[Row<'_>]) -> Result<(),
             &r.span_parent_id,
             &fallback_used,
             &json_valid,
+            latency,
+            ttft,
+            max_stall,
+            cost,
+            retries,
+            prompt,
+            completion,
+            total,
+            &stream,
+            &continued,
+            span_name,
+            log_type,
+            error_message,
+            provider_model,
+            &metadata,
             &row.text,
         ];
         writer.write(&values)?;

@@ -21,6 +21,10 @@ const PARTITION_LOCK: i64 = 0x5357_4244_0002;
 /// The partitioned tables, each with a partition per day.
 pub(crate) const PARTITIONED: [&str; 3] = ["logs", "log_properties", "log_error_kinds"];
 
+/// The names of `logs`' partitions.
+pub(crate) const LIST: &str = "SELECT c.relname::text FROM pg_inherits AS i \
+     JOIN pg_class AS c ON c.oid = i.inhrelid WHERE i.inhparent = 'logs'::regclass";
+
 /// The unix day number of a time in unix microseconds.
 pub(crate) fn day_of(micros: i64) -> i64 {
     micros.div_euclid(DAY_MICROS)

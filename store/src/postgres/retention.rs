@@ -1,6 +1,6 @@
 //! Retention in PostgreSQL: whole days go at once. A day whose end is past the cutoff loses its
-//! partitions (detached concurrently, so reads and inserts never wait, then dropped), and its
-//! rows in `log_ids` and `scores` (with their values) are deleted by time. A day is kept
+//! rows in `log_ids` and `scores` (with their values), then its partitions (detached
+//! concurrently, so reads and inserts never wait, then dropped). A day is kept
 //! until all of it is past the cutoff, so a log can outlive `retention_days` by up to a day.
 //! A session advisory lock keeps consumers from running the same pass twice at once.
 
@@ -12,9 +12,6 @@ use crate::StoreError;
 
 /// The key of the advisory lock held during a pass.
 const RETENTION_LOCK: i64 = 0x5357_4244_0003;
-
-const PARTITIONS: &str = "SELECT c.relname::text FROM pg_inherits AS i \
-     JOIN pg_class AS c ON c.oid = i.inhrelid WHERE i.inhparent = 'logs'::regclass";
 
 impl PostgresStore {
     /// See [`crate::LogStore::expire_older_than`].
@@ -49,7 +46,7 @@ impl PostgresStore {
     ) -> Result<u64, StoreError> {
         let mut old: Vec<i64> = self
             .client
-            .query(PARTITIONS, &[])?
+            .query(super::partitions::LIST, &[])?
             .iter()
             .filter_map(|row| day_from_name("logs", row.get(0)))
             .filter(|day| (day + 1) * DAY_MICROS <= cutoff)
@@ -75,6 +72,19 @@ impl PostgresStore {
             .client
             .query_one(&format!("SELECT count(*) FROM {logs}"), &[])?
             .get(0);
+        // The day's ids first, through the partition (log_ids has no index by time: it would
+        // cost every insert one more index entry).
+        let (from, to) = (day * DAY_MICROS, (day + 1) * DAY_MICROS);
+        let mut tx = self.client.transaction()?;
+        tx.execute(
+            &format!("DELETE FROM log_ids WHERE id IN (SELECT id FROM {logs})"),
+            &[],
+        )?;
+        tx.execute(
+            "DELETE FROM scores WHERE start_time >= $1 AND start_time < $2",
+            &[&from, &to],
+        )?;
+        tx.commit()?;
         for table in PARTITIONED {
             if let Some(name) = partition_name(table, day) {
                 // Not in a transaction block: CONCURRENTLY waits for running queries to end
@@ -85,17 +95,6 @@ impl PostgresStore {
                 self.client.batch_execute(&format!("DROP TABLE {name}"))?;
             }
         }
-        let (from, to) = (day * DAY_MICROS, (day + 1) * DAY_MICROS);
-        let mut tx = self.client.transaction()?;
-        tx.execute(
-            "DELETE FROM scores WHERE start_time >= $1 AND start_time < $2",
-            &[&from, &to],
-        )?;
-        tx.execute(
-            "DELETE FROM log_ids WHERE start_time >= $1 AND start_time < $2",
-            &[&from, &to],
-        )?;
-        tx.commit()?;
         self.days.remove(&day);
         Ok(u64::try_from(count).unwrap_or(0))
     }

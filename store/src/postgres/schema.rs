@@ -7,11 +7,15 @@
 //! Version 1, the layout (indexes as in SQLite, every one ending in `(start_time, id)`):
 //! * `logs`, partitioned by range of `start_time` (unix microseconds), one partition per UTC
 //!   day (see [`super::partitions`]); primary key `(start_time, id)`, since a partitioned
-//!   table's unique keys must hold the partition key.
+//!   table's unique keys must hold the partition key. Besides the indexed columns it keeps the
+//!   fields that conditions compare (`latency`, `time_to_first_token`, token counts, `stream`,
+//!   ...) as columns, so a condition never parses a record's JSON.
 //! * `log_ids (id, start_time)`: each id once, over every day: the idempotency key, and the
 //!   way from an id to its day.
 //! * `log_properties` (metadata pairs) and `log_error_kinds`, partitioned like `logs`, keyed by
-//!   value then `(start_time, log_id)`, with an index by log for per-row checks.
+//!   value then `(start_time, log_id)`: what a filter walks. A check on one row reads the
+//!   log's `metadata` column (the same pairs, as JSON text values) instead, so metadata needs
+//!   no second index; error kinds have one by log.
 //! * `scores` and `score_values`, small, one table each, carrying the log's `start_time` for
 //!   retention.
 
@@ -31,7 +35,6 @@ CREATE TABLE log_ids (
     id         text PRIMARY KEY,
     start_time bigint NOT NULL
 );
-CREATE INDEX log_ids_by_time ON log_ids (start_time);
 
 CREATE TABLE logs (
     id                  text NOT NULL,
@@ -48,6 +51,21 @@ CREATE TABLE logs (
     span_parent_id      text,
     fallback_used       smallint,
     json_valid          smallint,
+    latency             double precision,
+    time_to_first_token double precision,
+    max_stall           double precision,
+    cost                double precision,
+    retries             double precision,
+    prompt_tokens       double precision,
+    completion_tokens   double precision,
+    total_tokens        double precision,
+    stream              smallint,
+    continued           smallint,
+    span_name           text,
+    log_type            text,
+    error_message       text,
+    provider_model      text,
+    metadata            jsonb,
     record              text NOT NULL,
     PRIMARY KEY (start_time, id)
 ) PARTITION BY RANGE (start_time);
@@ -67,7 +85,6 @@ CREATE TABLE log_properties (
     log_id     text NOT NULL,
     PRIMARY KEY (key, value, start_time, log_id)
 ) PARTITION BY RANGE (start_time);
-CREATE INDEX log_properties_by_log ON log_properties (log_id);
 
 CREATE TABLE log_error_kinds (
     error_kind text NOT NULL,
