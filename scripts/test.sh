@@ -33,10 +33,17 @@ if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
     apt-get install -y -qq --no-install-recommends postgresql >/dev/null
 fi
-# The official OpenAI, Anthropic and Respan Python SDKs: stories drive the gateway with them.
-if ! python3 -c 'import openai, anthropic, respan' >/dev/null 2>&1; then
-  echo "installing the openai, anthropic and respan-api Python SDKs (PyPI)" >&2
-  python3 -m pip install -q openai anthropic respan-api
+# Chromium (Debian's; Playwright never downloads a browser): the console story runs in it.
+if [ ! -x /usr/bin/chromium ]; then
+  echo "installing chromium (Debian package)" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
+# The official OpenAI, Anthropic and Respan Python SDKs: stories drive the gateway with them;
+# Playwright (Python) drives Chromium for the console story.
+if ! python3 -c 'import openai, anthropic, respan, playwright' >/dev/null 2>&1; then
+  echo "installing the openai, anthropic, respan-api and playwright Python packages (PyPI)" >&2
+  python3 -m pip install -q openai anthropic respan-api playwright
 fi
 
 cargo build --workspace --bins

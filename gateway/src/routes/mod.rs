@@ -3,6 +3,7 @@
 
 mod admin;
 mod chat;
+mod console;
 mod health;
 mod models;
 
@@ -44,6 +45,9 @@ pub async fn dispatch(state: Arc<AppState>, request: Request<Incoming>) -> Respo
         }
         (&Method::POST, "/api/admin/targets/enable") => {
             admin::set_target(&state, request, false).await
+        }
+        (&Method::GET, path) if path.starts_with("/console") => {
+            console::asset(path).unwrap_or_else(|| not_found(&Method::GET, path))
         }
         (method, path) if crate::server::guard::is_api_path(path) => match &state.api {
             Some(api) => api.clone().call(request).await,
