@@ -87,7 +87,7 @@ const time = (text) => (text ? new Date(text).toLocaleString() : "");
 function badges(record) {
   const out = [el("span", { class: `badge ${record.status}`, text: record.status })];
   if (record.fallback_used) out.push(el("span", { class: "badge fallback", text: "fallback" }));
-  if (record.retries > 0) out.push(el("span", { class: "badge retry", text: `${record.retries} retries` }));
+  if (record.retries > 0) out.push(el("span", { class: "badge retry", text: `${record.retries} ${record.retries === 1 ? "retry" : "retries"}` }));
   if (record.json_valid === false) out.push(el("span", { class: "badge error", text: "invalid JSON" }));
   if (record.continued) out.push(el("span", { class: "badge fallback", text: "continued" }));
   return out;
@@ -324,9 +324,49 @@ async function targetsPage() {
         : el("button", { type: "button", text: "Disable", onclick: () => order("disable", target) })))))));
 }
 
+let liveTimer = null;
+
+// The last 15 minutes of the whole fleet (from the store), refreshed every 5 s.
+async function livePage() {
+  const render = async () => {
+    let stats;
+    try {
+      stats = await apiJson("/api/stats?window=15m");
+    } catch (error) {
+      show("Live", failure(error));
+      return;
+    }
+    const share = (n) => (stats.requests ? ` (${(100 * n / stats.requests).toFixed(1)} %)` : "");
+    const cells = [
+      ["Requests", stats.requests],
+      ["Errors", `${stats.errors}${share(stats.errors)}`],
+      ["TTFT p50", seconds(stats.ttft_p50)],
+      ["TTFT p99", seconds(stats.ttft_p99)],
+      ["Retries", stats.retries],
+      ["Fallbacks", `${stats.fallbacks}${share(stats.fallbacks)}`],
+      ["Stream timeouts", stats.stream_timeouts],
+      ["Invalid JSON", stats.invalid_json],
+    ];
+    show("Live",
+      el("p", { class: "muted", text: `Last 15 minutes, every gateway, since ${time(stats.from)}; refreshed every 5 s${stats.truncated ? " (the newest 200,000 requests)" : ""}.` }),
+      el("table", { "aria-label": "Live counters" },
+        el("tbody", {}, cells.map(([name, value]) =>
+          el("tr", {}, el("th", { scope: "row", text: name }), el("td", { text: value }))))));
+  };
+  await render();
+  liveTimer = setInterval(() => {
+    if (!location.hash.startsWith("#/live")) return;
+    render();
+  }, 5000);
+}
+
 // ---- routing ----
 
 function route() {
+  if (liveTimer) {
+    clearInterval(liveTimer);
+    liveTimer = null;
+  }
   const hash = location.hash.replace(/^#\/?/, "") || "logs";
   const [path, query] = hash.split("?");
   const [section, ...rest] = path.split("/");
@@ -335,6 +375,7 @@ function route() {
   if (section === "threads" && id) return threadPage(id);
   if (section === "traces" && id) return tracePage(id);
   if (section === "targets") return targetsPage();
+  if (section === "live") return livePage();
   return logsPage(query || "");
 }
 

@@ -31,7 +31,7 @@ use switchboard_gateway::routes::Mount;
 use switchboard_record::LogSink;
 
 pub use error::ApiError;
-use routes::{export, ingest, logs, scores, threads, traces};
+use routes::{export, ingest, logs, scores, stats, threads, traces};
 use store_pool::StorePool;
 
 /// What an API handler answers.
@@ -162,6 +162,7 @@ async fn route(
         (&Method::GET, ["threads", thread]) => threads::get(api, thread).await,
         (&Method::GET, ["traces", trace]) => traces::get(api, trace).await,
         (&Method::GET, ["export"]) => export::stream(api, &query_pairs(&request)).await,
+        (&Method::GET, ["stats"]) => stats::get(api, &query_pairs(&request)).await,
         // Respan's API: its paths end in a slash (a last empty segment); without one too.
         (&Method::POST, ["request-logs"] | ["request-logs", ""]) => {
             respan_api::create(api, request).await

@@ -77,6 +77,15 @@ with sync_playwright() as playwright:
     expect(page.get_by_role("table", name="Attempts").locator("tbody tr")).to_have_count(2)
     expect(page.locator("pre")).to_contain_text(expected[fallback_turn]["id"])
 
+    # Live counters: the last 15 minutes as the API counts them, the fallback among them.
+    page.get_by_role("link", name="Live").click()
+    live = page.get_by_role("table", name="Live counters")
+    expect(live).to_be_visible()
+    stats = api(page, "/api/stats?window=15m")
+    expect(live.get_by_role("row", name="Requests")).to_contain_text(str(stats["requests"]))
+    expect(live.get_by_role("row", name="Fallbacks")).to_contain_text(str(stats["fallbacks"]))
+    assert stats["requests"] == len(everything) and stats["fallbacks"] == 1, stats
+
     # Targets: disable one from the console, see it disabled, enable it again.
     page.get_by_role("link", name="Targets").click()
     targets = page.get_by_role("table", name="Targets")

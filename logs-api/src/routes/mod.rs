@@ -4,5 +4,6 @@ pub mod export;
 pub mod ingest;
 pub mod logs;
 pub mod scores;
+pub mod stats;
 pub mod threads;
 pub mod traces;
