@@ -2,6 +2,7 @@
 //! Exit codes: 0 ok, 1 runtime error, 2 usage or config error.
 
 mod consume;
+mod demo;
 mod export;
 mod export_resume;
 mod parquet_export;
@@ -50,6 +51,9 @@ enum Command {
         #[command(flatten)]
         args: consume::ConsumeArgs,
     },
+    /// Play voice traffic through an in-process mock provider, with the console to watch it
+    /// (no provider key or internet needed).
+    Demo(demo::DemoArgs),
     /// Export logs from the store (logging.store) as JSONL or CSV, newest first.
     Export {
         #[command(flatten)]
@@ -84,6 +88,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
     let config_arg = match &cli.command {
+        // The demo builds its own config.
+        Command::Demo(args) => return exit(demo::run(args)),
         Command::Serve(c) | Command::Check(c) => c,
         Command::Consume { config, .. } | Command::Export { config, .. } => config,
     };
@@ -111,6 +117,8 @@ fn main() -> ExitCode {
             exit(serve::run(config, std::sync::Arc::new(source)))
         }
         Command::Consume { args, .. } => exit(consume::run(config, args)),
+        // Ran before the config was loaded.
+        Command::Demo(_) => ExitCode::SUCCESS,
         Command::Export { args, .. } => match export::run(&config.logging.store, &args) {
             Ok(rows) => {
                 tracing::info!("exported {rows} logs");

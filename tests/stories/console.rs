@@ -138,3 +138,46 @@ retries = 0
     assert_eq!(summary["spanish"], 10);
     assert_eq!(summary["turns"], use_cases.len());
 }
+
+/// A newcomer with no provider key runs `switchboard demo` and watches phone calls arrive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn switchboard_demo_plays_phone_calls_that_the_console_shows() {
+    let dir = temp_dir("demo");
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut demo = Process::spawn(&["demo", "--listen", &listen, "--calls", "2"], &[], &dir);
+    let url = format!("http://{listen}");
+    demo.wait_healthy(&url).await;
+    assert_eq!(Client::new(&url).get("/console").await.status, 200);
+    // No admin key in the demo: the API answers on loopback.
+    let client = Client::new(&url);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let thread = loop {
+        let reply = client.get("/api/threads/call_00001").await;
+        if reply.status == 200 && reply.json()["turns"].as_u64() >= Some(13) {
+            break reply.json();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the demo's second call is not complete: {}",
+            reply.text
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let turns = thread["data"].as_array().expect("turns");
+    let use_cases: Vec<&str> = turns
+        .iter()
+        .filter_map(|t| t["metadata"]["use_case"].as_str())
+        .collect();
+    for expected in ["greeting", "intent", "response", "scam_check"] {
+        assert!(use_cases.contains(&expected), "{use_cases:?}");
+    }
+    assert!(
+        turns
+            .iter()
+            .all(|t| t["metadata"]["agent_id"].is_string() && t["metadata"]["language"] == "en"),
+        "every turn carries its call's metadata"
+    );
+    let stats = client.get("/api/stats?window=15m").await.json();
+    assert!(stats["requests"].as_u64() >= Some(26), "{stats}");
+}
