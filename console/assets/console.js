@@ -285,7 +285,7 @@ async function tracePage(id) {
     show(`Trace ${id}`, failure(error));
     return;
   }
-  const spans = trace.spans || trace.data || [];
+  const spans = [...(trace.spans || []), ...(trace.orphans || [])];
   const render = (span) => el("li", {},
     el("a", { href: `#/logs/${encodeURIComponent(span.id)}`, text: span.span_name || span.model || span.id }),
     ` ${seconds(span.latency)} `, badges(span),

@@ -55,6 +55,13 @@ with sync_playwright() as playwright:
     shown = logs.locator("tbody tr td:last-child").all_inner_texts()
     assert all("language=es" in cell for cell in shown), shown
 
+    # The filter's export, as a file: exactly those records.
+    with page.expect_download() as download:
+        page.get_by_role("button", name="JSONL").click()
+    with open(download.value.path(), encoding="utf-8") as exported:
+        lines = [json.loads(line) for line in exported if line.strip()]
+    assert sorted(r["id"] for r in lines) == sorted(r["id"] for r in spanish), len(lines)
+
     # The phone call as a thread: every turn, in order, the fallback marked.
     page.get_by_role("link", name=thread_id).first.click()
     turns = page.get_by_role("table", name="Turns")
@@ -76,6 +83,15 @@ with sync_playwright() as playwright:
     expect(page.get_by_role("heading", name="Conversation")).to_be_visible()
     expect(page.get_by_role("table", name="Attempts").locator("tbody tr")).to_have_count(2)
     expect(page.locator("pre")).to_contain_text(expected[fallback_turn]["id"])
+
+    # A trace: the span tree, children under their parent.
+    page.goto(base + "/console#/traces/trace-console")
+    tree = page.get_by_role("list", name="Spans")
+    expect(tree).to_be_visible()
+    root = tree.locator(":scope > li").filter(has=page.get_by_role("link", name="step root"))
+    expect(root).to_have_count(1)
+    expect(root.locator("ul > li")).to_have_count(2)
+    expect(root.get_by_role("link", name="step plan")).to_be_visible()
 
     # Live counters: the last 15 minutes as the API counts them, the fallback among them.
     page.get_by_role("link", name="Live").click()

@@ -1,6 +1,7 @@
 //! The on-call engineer opens the console in a browser: the page comes from the gateway
 //! itself, asks once for the admin key, filters by metadata, replays a phone call turn by turn
-//! with its fallback marked, opens a record, and disables and re-enables a target. Driven in
+//! with its fallback marked, opens a record, exports the filter, reads a trace's span tree and
+//! the live counters, and disables and re-enables a target. Driven in
 //! Debian's Chromium by Playwright (tests/browser/console_check.py), against the real binary.
 
 use std::process::Command;
@@ -93,11 +94,28 @@ retries = 0
             .await;
         assert_eq!(reply.status, 200, "{}", reply.text);
     }
+    // An agent's steps as one trace: a root span and two children.
+    for (span, parent) in [
+        ("root", None),
+        ("plan", Some("root")),
+        ("answer", Some("root")),
+    ] {
+        let reply = client
+            .chat(
+                &json!({"model": "voice", "messages": [{"role": "user", "content": "plan"}],
+                          "trace_unique_id": "trace-console", "span_unique_id": span,
+                          "span_parent_id": parent, "span_name": format!("step {span}"),
+                          "metadata": {"language": "en", "use_case": "agent"}}),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let admin = Client::new(&url).with_key(ADMIN_KEY);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         let listed = admin.get("/api/logs?limit=50").await.json();
-        if listed["data"].as_array().map_or(0, Vec::len) == 14 {
+        if listed["data"].as_array().map_or(0, Vec::len) == 17 {
             break;
         }
         assert!(tokio::time::Instant::now() < deadline, "records not stored");
@@ -134,7 +152,7 @@ retries = 0
         "the browser check failed:\n{stdout}\n{stderr}"
     );
     let summary: serde_json::Value = serde_json::from_str(stdout.trim()).expect("a JSON summary");
-    assert_eq!(summary["logs"], 14);
+    assert_eq!(summary["logs"], 17);
     assert_eq!(summary["spanish"], 10);
     assert_eq!(summary["turns"], use_cases.len());
 }
