@@ -137,6 +137,98 @@ pub trait LogStore: Send + std::fmt::Debug {
     fn optimize(&mut self) -> Result<(), StoreError>;
 }
 
+/// Implements [`LogStore`] for a store type by calling its inherent methods of the same names
+/// (each documented there): both stores keep their own API, and the trait adds none.
+macro_rules! log_store_by_inherent_methods {
+    ($store:ty, $backend:literal) => {
+        impl $crate::LogStore for $store {
+            fn backend(&self) -> &'static str {
+                $backend
+            }
+            fn insert_batch(
+                &mut self,
+                records: &[&str],
+            ) -> Result<$crate::InsertSummary, $crate::StoreError> {
+                <$store>::insert_batch(self, records)
+            }
+            fn get(&mut self, id: &str) -> Result<Option<serde_json::Value>, $crate::StoreError> {
+                <$store>::get(self, id)
+            }
+            fn cursor_of(&mut self, id: &str) -> Result<Option<String>, $crate::StoreError> {
+                <$store>::cursor_of(self, id)
+            }
+            fn count(&mut self, filter: &$crate::Filter) -> Result<u64, $crate::StoreError> {
+                <$store>::count(self, filter)
+            }
+            fn list(
+                &mut self,
+                filter: &$crate::Filter,
+                limit: usize,
+                cursor: Option<&str>,
+            ) -> Result<(Vec<serde_json::Value>, Option<String>), $crate::StoreError> {
+                <$store>::list(self, filter, limit, cursor)
+            }
+            fn page_at(
+                &mut self,
+                filter: &$crate::Filter,
+                order: $crate::Order,
+                offset: usize,
+                limit: usize,
+            ) -> Result<Vec<serde_json::Value>, $crate::StoreError> {
+                <$store>::page_at(self, filter, order, offset, limit)
+            }
+            fn thread(
+                &mut self,
+                thread_identifier: &str,
+            ) -> Result<Vec<serde_json::Value>, $crate::StoreError> {
+                <$store>::thread(self, thread_identifier)
+            }
+            fn trace(
+                &mut self,
+                trace_unique_id: &str,
+            ) -> Result<Vec<serde_json::Value>, $crate::StoreError> {
+                <$store>::trace(self, trace_unique_id)
+            }
+            fn for_each(
+                &mut self,
+                filter: &$crate::Filter,
+                order: $crate::Order,
+                after_cursor: Option<&str>,
+                each: &mut dyn FnMut(&str, &str) -> Result<(), $crate::StoreError>,
+            ) -> Result<(), $crate::StoreError> {
+                <$store>::for_each(self, filter, order, after_cursor, each)
+            }
+            fn put_score(
+                &mut self,
+                log_id: &str,
+                score: &$crate::Score,
+            ) -> Result<(), $crate::StoreError> {
+                <$store>::put_score(self, log_id, score)
+            }
+            fn expire_older_than(
+                &mut self,
+                days: u32,
+                now: time::OffsetDateTime,
+                expired: &mut dyn FnMut(u64) -> bool,
+            ) -> Result<u64, $crate::StoreError> {
+                <$store>::expire_older_than(self, days, now, expired)
+            }
+            fn query_plan(
+                &mut self,
+                filter: &$crate::Filter,
+                order: $crate::Order,
+                after_cursor: Option<&str>,
+            ) -> Result<Vec<String>, $crate::StoreError> {
+                <$store>::query_plan(self, filter, order, after_cursor)
+            }
+            fn optimize(&mut self) -> Result<(), $crate::StoreError> {
+                <$store>::optimize(self)
+            }
+        }
+    };
+}
+pub(crate) use log_store_by_inherent_methods;
+
 /// `url` as it may be shown in a log line or an error: a PostgreSQL URL's password is `***`.
 pub fn redacted_url(url: &str) -> String {
     postgres::redacted(url)

@@ -22,11 +22,8 @@ mod score;
 
 use std::collections::{HashMap, HashSet};
 
+use crate::StoreError;
 use postgres::{Client, Statement};
-use serde_json::Value;
-use time::OffsetDateTime;
-
-use crate::{Filter, InsertSummary, LogStore, Order, Score, StoreError};
 
 pub(crate) use connect::{is_postgres_url, redacted};
 
@@ -68,6 +65,11 @@ impl PostgresStore {
         Ok(store)
     }
 
+    /// Nothing to do: autovacuum keeps PostgreSQL's statistics (see [`crate::LogStore::optimize`]).
+    pub fn optimize(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// The prepared statement for `sql`, from the cache or prepared now.
     fn statement(&mut self, sql: &str) -> Result<Statement, StoreError> {
         if let Some(statement) = self.statements.get(sql) {
@@ -82,75 +84,4 @@ impl PostgresStore {
     }
 }
 
-// Each method is the inherent one of the same name, documented there.
-impl LogStore for PostgresStore {
-    fn backend(&self) -> &'static str {
-        "postgres"
-    }
-    fn insert_batch(&mut self, records: &[&str]) -> Result<InsertSummary, StoreError> {
-        PostgresStore::insert_batch(self, records)
-    }
-    fn get(&mut self, id: &str) -> Result<Option<Value>, StoreError> {
-        PostgresStore::get(self, id)
-    }
-    fn cursor_of(&mut self, id: &str) -> Result<Option<String>, StoreError> {
-        PostgresStore::cursor_of(self, id)
-    }
-    fn count(&mut self, filter: &Filter) -> Result<u64, StoreError> {
-        PostgresStore::count(self, filter)
-    }
-    fn list(
-        &mut self,
-        filter: &Filter,
-        limit: usize,
-        cursor: Option<&str>,
-    ) -> Result<(Vec<Value>, Option<String>), StoreError> {
-        PostgresStore::list(self, filter, limit, cursor)
-    }
-    fn page_at(
-        &mut self,
-        filter: &Filter,
-        order: Order,
-        offset: usize,
-        limit: usize,
-    ) -> Result<Vec<Value>, StoreError> {
-        PostgresStore::page_at(self, filter, order, offset, limit)
-    }
-    fn thread(&mut self, thread_identifier: &str) -> Result<Vec<Value>, StoreError> {
-        PostgresStore::thread(self, thread_identifier)
-    }
-    fn trace(&mut self, trace_unique_id: &str) -> Result<Vec<Value>, StoreError> {
-        PostgresStore::trace(self, trace_unique_id)
-    }
-    fn for_each(
-        &mut self,
-        filter: &Filter,
-        order: Order,
-        after_cursor: Option<&str>,
-        each: &mut dyn FnMut(&str, &str) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError> {
-        PostgresStore::for_each(self, filter, order, after_cursor, each)
-    }
-    fn put_score(&mut self, log_id: &str, score: &Score) -> Result<(), StoreError> {
-        PostgresStore::put_score(self, log_id, score)
-    }
-    fn expire_older_than(
-        &mut self,
-        days: u32,
-        now: OffsetDateTime,
-        expired: &mut dyn FnMut(u64) -> bool,
-    ) -> Result<u64, StoreError> {
-        PostgresStore::expire_older_than(self, days, now, expired)
-    }
-    fn query_plan(
-        &mut self,
-        filter: &Filter,
-        order: Order,
-        after_cursor: Option<&str>,
-    ) -> Result<Vec<String>, StoreError> {
-        PostgresStore::query_plan(self, filter, order, after_cursor)
-    }
-    fn optimize(&mut self) -> Result<(), StoreError> {
-        Ok(())
-    }
-}
+crate::log_store_by_inherent_methods!(PostgresStore, "postgres");
