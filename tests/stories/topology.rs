@@ -1,6 +1,7 @@
 //! The production set-up: two gateways on two ports, one Redis, two consumers, one PostgreSQL.
 //! Calls spread over both gateways land in the shared store once each, even when PostgreSQL
-//! restarts in the middle, and either gateway's logs API replays a call made through both.
+//! restarts in the middle, either gateway's logs API replays a call made through both, and the
+//! CLI exports datasets (JSONL, Parquet) from it.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -200,5 +201,51 @@ async fn two_gateways_and_two_consumers_share_one_postgres_through_a_restart() {
             .json();
         assert_eq!(listed["data"].as_array().map(Vec::len), Some(1), "{url}");
     }
+
+    // A data team exports datasets from the shared store with the CLI, as from SQLite.
+    let out = dir.join("calls.jsonl");
+    let mut export = Process::spawn(
+        &[
+            "export",
+            "--config",
+            consume_config.to_str().unwrap(),
+            "--filter",
+            "metadata.run=topology",
+            "--format",
+            "jsonl",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+        &dir,
+    );
+    let status = export.wait_exit(Duration::from_secs(60)).await;
+    assert!(status.success(), "export: {}", export.stderr());
+    let lines = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(lines.lines().count(), CALLS, "one line per call");
+    let parquet = dir.join("calls.parquet");
+    let mut export = Process::spawn(
+        &[
+            "export",
+            "--config",
+            consume_config.to_str().unwrap(),
+            "--format",
+            "parquet",
+            "--out",
+            parquet.to_str().unwrap(),
+        ],
+        &[],
+        &dir,
+    );
+    let status = export.wait_exit(Duration::from_secs(60)).await;
+    assert!(status.success(), "parquet export: {}", export.stderr());
+    let file = std::fs::File::open(&parquet).unwrap();
+    let rows = parquet::file::reader::SerializedFileReader::new(file)
+        .map(|reader| {
+            use parquet::file::reader::FileReader;
+            reader.metadata().file_metadata().num_rows()
+        })
+        .unwrap();
+    assert_eq!(rows, CALLS as i64);
     drop(gateways);
 }
