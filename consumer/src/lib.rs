@@ -42,7 +42,7 @@ impl ConsumerOptions {
     pub fn named(name: String) -> ConsumerOptions {
         ConsumerOptions {
             name,
-            batch: 500,
+            batch: 2_000,
             claim_idle: Duration::from_secs(30),
             block: Duration::from_millis(1000),
         }

@@ -9,8 +9,8 @@
 //! `--db PATH` is a SQLite file (default `target/bench/filter_bench.db`), `--url` any store URL,
 //! `--postgres` a private PostgreSQL started for the run (durable settings:
 //! `SWITCHBOARD_PG_DURABLE=1` is set; its data is removed at the end). The store is filled to
-//! `N` rows (default 300 000) if it holds fewer, by `W` writers (default 1) in batches of 500
-//! (as `switchboard consume` writes), records arriving in time order over 30 days:
+//! `N` rows (default 300 000) if it holds fewer, by `W` writers (default 1) in batches of `B`
+//! (`--batch`, default 500, as `switchboard consume` writes), records arriving in time order over 30 days:
 //! ~40 % have `metadata.language=es`, 1 % `fr`, the rest `en`; threads are 50 consecutive rows;
 //! 3 % of the logs had a `5xx` attempt and 0.5 % have a `quality` score. An existing store of an
 //! older schema is upgraded on open, and the time that took is printed. Each query then runs on
@@ -29,6 +29,7 @@ use time::format_description::well_known::Rfc3339;
 /// 2025-01-01T00:00:00Z.
 const BASE: i64 = 1_735_689_600;
 const DAYS: i64 = 30;
+/// Records per insert, unless `--batch` says (500 is what `switchboard consume` reads at once).
 const BATCH: usize = 500;
 /// Turns per thread (a phone call).
 const TURNS: usize = 50;
@@ -41,6 +42,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let mut rows = 300_000usize;
     let mut writers = 1usize;
+    let mut batch = BATCH;
     let mut retention = false;
     let mut _postgres = None;
     let mut args = std::env::args().skip(1);
@@ -65,10 +67,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ("--url", Some(given)) => url = given,
             ("--rows", Some(n)) => rows = n.parse()?,
             ("--writers", Some(n)) => writers = n.parse::<usize>()?.max(1),
+            ("--batch", Some(n)) => batch = n.parse::<usize>()?.max(1),
             _ => {
                 return Err(format!(
                     "usage: filter_bench [--db PATH | --url URL | --postgres] [--rows N] \
-                     [--writers W] [--retention], not {arg:?}"
+                     [--writers W] [--batch B] [--retention], not {arg:?}"
                 )
                 .into());
             }
@@ -81,7 +84,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("open (with any schema upgrade): {}", ms(started.elapsed()));
     let have = usize::try_from(store.count(&Filter::default())?)?;
     if have < rows {
-        fill(&url, &mut store, have, rows, writers)?;
+        fill(&url, &mut store, have, rows, writers, batch)?;
     }
     store.optimize()?;
     println!("store: {} rows in {}", store.count(&Filter::default())?, db);
@@ -337,6 +340,7 @@ fn fill(
     have: usize,
     rows: usize,
     writers: usize,
+    batch: usize,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
     let spacing = (DAYS * 86_400) as f64 / rows as f64;
@@ -347,9 +351,9 @@ fn fill(
                 let bytes = &bytes;
                 scope.spawn(move || -> Result<(), String> {
                     let mut store = switchboard_store::open(url).map_err(|e| e.to_string())?;
-                    let mut n = have + w * BATCH;
+                    let mut n = have + w * batch;
                     while n < rows {
-                        let end = (n + BATCH).min(rows);
+                        let end = (n + batch).min(rows);
                         let texts: Vec<String> = (n..end)
                             .map(|i| generated(i, i as f64 * spacing).to_string())
                             .collect();
@@ -357,7 +361,7 @@ fn fill(
                         bytes.fetch_add(size, std::sync::atomic::Ordering::Relaxed);
                         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
                         store.insert_batch(&refs).map_err(|e| e.to_string())?;
-                        n += writers * BATCH;
+                        n += writers * batch;
                     }
                     Ok(())
                 })
@@ -372,7 +376,7 @@ fn fill(
     })?;
     let inserted = started.elapsed();
     println!(
-        "  {writers} writer(s), batches of {BATCH}: {:.0} records/s, {:.0} bytes per record",
+        "  {writers} writer(s), batches of {batch}: {:.0} records/s, {:.0} bytes per record",
         (rows - have) as f64 / inserted.as_secs_f64(),
         bytes.into_inner() as f64 / (rows - have) as f64
     );
