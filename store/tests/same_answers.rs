@@ -1,6 +1,6 @@
 //! A team moves from one machine's SQLite to a shared PostgreSQL: for the same records, both
 //! stores give the same answers, byte for byte — every page and cursor, both export orders,
-//! counts, threads, traces and single logs — over filters of every kind.
+//! page-numbered reads, counts, threads, traces and single logs — over filters of every kind.
 
 mod common;
 
@@ -60,6 +60,13 @@ fn answers(store: &mut Store, pairs: &[(&str, &str)]) -> Vec<String> {
                 Ok(())
             })
             .expect("export");
+    }
+    // Page-numbered reads, as Respan's list API does them.
+    for order in [Order::OldestFirst, Order::NewestFirst] {
+        for offset in [0, 10, 25] {
+            let page = store.page_at(&filter, order, offset, 10).expect("page at");
+            out.push(serde_json::to_string(&page).expect("json"));
+        }
     }
     out.push(store.count(&filter).expect("count").to_string());
     out
