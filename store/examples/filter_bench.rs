@@ -10,7 +10,7 @@
 //! `--postgres` a private PostgreSQL started for the run (durable settings:
 //! `SWITCHBOARD_PG_DURABLE=1` is set; its data is removed at the end). The store is filled to
 //! `N` rows (default 300 000) if it holds fewer, by `W` writers (default 1) in batches of `B`
-//! (`--batch`, default 500, as `switchboard consume` writes), records arriving in time order over 30 days:
+//! (`--batch`, default 500), records arriving in time order over `D` days (`--days`, default 30):
 //! ~40 % have `metadata.language=es`, 1 % `fr`, the rest `en`; threads are 50 consecutive rows;
 //! 3 % of the logs had a `5xx` attempt and 0.5 % have a `quality` score. An existing store of an
 //! older schema is upgraded on open, and the time that took is printed. Each query then runs on
@@ -28,6 +28,7 @@ use time::format_description::well_known::Rfc3339;
 
 /// 2025-01-01T00:00:00Z.
 const BASE: i64 = 1_735_689_600;
+/// Days the records are spread over, unless `--days` says.
 const DAYS: i64 = 30;
 /// Records per insert, unless `--batch` says (500 is what `switchboard consume` reads at once).
 const BATCH: usize = 500;
@@ -43,6 +44,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut rows = 300_000usize;
     let mut writers = 1usize;
     let mut batch = BATCH;
+    let mut days = DAYS;
     let mut retention = false;
     let mut _postgres = None;
     let mut args = std::env::args().skip(1);
@@ -68,10 +70,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ("--rows", Some(n)) => rows = n.parse()?,
             ("--writers", Some(n)) => writers = n.parse::<usize>()?.max(1),
             ("--batch", Some(n)) => batch = n.parse::<usize>()?.max(1),
+            ("--days", Some(n)) => days = n.parse::<i64>()?.max(1),
             _ => {
                 return Err(format!(
                     "usage: filter_bench [--db PATH | --url URL | --postgres] [--rows N] \
-                     [--writers W] [--batch B] [--retention], not {arg:?}"
+                     [--writers W] [--batch B] [--days D] [--retention], not {arg:?}"
                 )
                 .into());
             }
@@ -84,13 +87,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("open (with any schema upgrade): {}", ms(started.elapsed()));
     let have = usize::try_from(store.count(&Filter::default())?)?;
     if have < rows {
-        fill(&url, &mut store, have, rows, writers, batch)?;
+        fill(&url, &mut store, have, rows, writers, batch, days)?;
     }
     store.optimize()?;
     println!("store: {} rows in {}", store.count(&Filter::default())?, db);
 
     let day = |d: i64| at((d * 86_400) as f64);
-    let mid = DAYS / 2;
+    let mid = days / 2;
     let (from, to) = (day(mid), day(mid + 1));
     let thread = format!("call_{}", rows / TURNS / 2);
     let pages: Vec<(&str, Vec<(&str, &str)>)> = vec![
@@ -341,9 +344,10 @@ fn fill(
     rows: usize,
     writers: usize,
     batch: usize,
+    days: i64,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
-    let spacing = (DAYS * 86_400) as f64 / rows as f64;
+    let spacing = (days * 86_400) as f64 / rows as f64;
     let bytes = std::sync::atomic::AtomicUsize::new(0);
     std::thread::scope(|scope| -> Result<(), String> {
         let handles: Vec<_> = (0..writers)
