@@ -53,9 +53,7 @@ pub(crate) fn day_from_name(table: &str, name: &str) -> Option<i64> {
     let month: u8 = digits[4..6].parse().ok()?;
     let day: u8 = digits[6..].parse().ok()?;
     let date = Date::from_calendar_date(year, month.try_into().ok()?, day).ok()?;
-    Some(i64::from(
-        (date - OffsetDateTime::UNIX_EPOCH.date()).whole_days() as i32,
-    ))
+    Some((date - OffsetDateTime::UNIX_EPOCH.date()).whole_days())
 }
 
 /// The name of `table`'s partition for `day`.

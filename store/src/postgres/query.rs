@@ -98,16 +98,13 @@ impl PostgresStore {
                 to,
                 ..predicates.clone()
             };
-            let driver = self.choose(&day)?;
-            let (sql, params) = plan::ordered_read(
+            let (sql, params) = self.ordered_read(
                 &day,
-                driver,
                 Order::NewestFirst,
                 after.as_ref(),
                 Some(wanted),
                 read.conditions,
-                Dialect::Postgres,
-            );
+            )?;
             let statement = self.statement(&numbered(&sql, &params))?;
             let params = bind::params(&params);
             for row in self.client.query(&statement, &bind::refs(&params))? {
@@ -163,17 +160,13 @@ impl PostgresStore {
         offset: usize,
         limit: usize,
     ) -> Result<Vec<Value>, StoreError> {
-        let predicates = filter.predicates()?;
-        let driver = self.choose(&predicates)?;
-        let (mut sql, mut params) = plan::ordered_read(
-            &predicates,
-            driver,
+        let (mut sql, mut params) = self.ordered_read(
+            &filter.predicates()?,
             order,
             None,
             Some(limit.max(1)),
             plan::Conditions::Filter,
-            Dialect::Postgres,
-        );
+        )?;
         sql.push_str(" OFFSET ?");
         params.push(i64::try_from(offset).unwrap_or(i64::MAX).into());
         let statement = self.statement(&numbered(&sql, &params))?;
@@ -214,12 +207,13 @@ impl PostgresStore {
     ) -> Result<(), StoreError> {
         let after = decode(after_cursor)?;
         let (sql, params) = self.ordered_read(
-            filter,
+            &filter.predicates()?,
             order,
             after.as_ref(),
             None,
             plan::Conditions::Filter,
         )?;
+        let sql = numbered(&sql, &params);
         let params = bind::params(&params);
         let mut tx = self
             .client
@@ -271,13 +265,15 @@ impl PostgresStore {
     ) -> Result<Vec<String>, StoreError> {
         let after = decode(after_cursor)?;
         let (sql, params) = self.ordered_read(
-            filter,
+            &filter.predicates()?,
             order,
             after.as_ref(),
             Some(100),
             plan::Conditions::Filter,
         )?;
-        let statement = self.client.prepare(&format!("EXPLAIN {sql}"))?;
+        let statement = self
+            .client
+            .prepare(&format!("EXPLAIN {}", numbered(&sql, &params)))?;
         let params = bind::params(&params);
         let rows = self.client.query(&statement, &bind::refs(&params))?;
         rows.iter().map(|row| Ok(row.try_get(0)?)).collect()
@@ -299,26 +295,25 @@ impl PostgresStore {
         plan::choose(&mut run, predicates, Dialect::Postgres)
     }
 
-    /// The numbered SQL and parameters of a filtered read (see [`plan::ordered_read`]).
+    /// The SQL (with `?` marks, for [`numbered`]) and parameters of a read of `predicates`
+    /// through the driver probed on this connection (see [`plan::ordered_read`]).
     fn ordered_read(
         &mut self,
-        filter: &Filter,
+        predicates: &Predicates,
         order: Order,
         after: Option<&Position>,
         limit: Option<usize>,
         conditions: plan::Conditions,
     ) -> Result<(String, Vec<SqlValue>), StoreError> {
-        let predicates = filter.predicates()?;
-        let driver = self.choose(&predicates)?;
-        let (sql, params) = plan::ordered_read(
-            &predicates,
+        let driver = self.choose(predicates)?;
+        Ok(plan::ordered_read(
+            predicates,
             driver,
             order,
             after,
             limit,
             conditions,
             Dialect::Postgres,
-        );
-        Ok((numbered(&sql, &params), params))
+        ))
     }
 }
