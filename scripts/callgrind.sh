@@ -3,6 +3,8 @@
 # them): the figure [perf] optimises. Not part of CI; ~5 min after the release build.
 #
 #   scripts/callgrind.sh            # N=500 requests per setting
+#   OTEL=1 scripts/callgrind.sh     # the same with [otel] on, exporting every span to the
+#                                   # mock provider's OTLP endpoint (its export thread counted)
 #
 # The gateway (release build, logging to a private redis-server, the log writer included: the
 # whole process is counted) runs under callgrind with instrumentation off; the load generator
@@ -18,7 +20,8 @@ WARM_N="${WARM_N:-100}"
 MOCK_PORT="${MOCK_PORT:-19600}"
 GW_PORT="${GW_PORT:-19610}"
 REDIS_PORT="${REDIS_PORT:-19620}"
-OUT="$ROOT/target/callgrind/$(date -u +%Y-%m-%dT%H%M%SZ)"
+OTEL="${OTEL:-0}"
+OUT="$ROOT/target/callgrind/$(date -u +%Y-%m-%dT%H%M%SZ)$([ "$OTEL" = 1 ] && echo -otel)"
 mkdir -p "$OUT"
 # shellcheck source=scripts/bench/common.sh
 source "$ROOT/scripts/bench/common.sh"
@@ -53,6 +56,14 @@ targets = [{ provider = "mock", model = "gpt-4o-mini?chunks=20" }]
 [models."st100"]
 targets = [{ provider = "mock", model = "gpt-4o-mini?chunks=100" }]
 TOML
+if [ "$OTEL" = 1 ]; then
+  cat >>"$OUT/switchboard.toml" <<TOML
+
+[otel]
+endpoint = "http://127.0.0.1:$MOCK_PORT"
+export_interval_ms = 200
+TOML
+fi
 RUST_LOG=warn timeout -k 5 1800 valgrind --tool=callgrind --instr-atstart=no \
   --callgrind-out-file="$OUT/callgrind.out.%p" target/release/switchboard serve \
   --config "$OUT/switchboard.toml" >"$OUT/gateway.log" 2>&1 &
@@ -75,7 +86,7 @@ measure() { # $1 model, $2 stream flag
   callgrind_control -i on >/dev/null
   target/release/loadgen --url "http://127.0.0.1:$GW_PORT/v1" --model "$1" $2 -c 1 -n "$N" \
     -d 600 --timeout 120 >>"$OUT/results.jsonl" 2>>"$OUT/loadgen.log"
-  sleep 1 # let the log writer ship the last records while counted
+  sleep 1 # let the log writer ship the last records (and the exporter the last spans) while counted
   callgrind_control -i off >/dev/null
   callgrind_control --dump >/dev/null
   # The dump is written by the gateway's next scheduled basic block: give it a moment.
@@ -93,6 +104,8 @@ S100=$(measure st100 "--stream")
 python3 - "$N" "$NS" "$S20" "$S100" <<'PY'
 import sys
 n, ns, s20, s100 = int(sys.argv[1]), *(int(x) for x in sys.argv[2:])
+import os
+print("[otel] on" if os.environ.get("OTEL") == "1" else "[otel] off")
 print("| setting | instructions (whole process) | per request |")
 print("|---|---|---|")
 print(f"| non-stream | {ns:,} | {ns // n:,} |")

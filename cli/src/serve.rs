@@ -9,6 +9,7 @@ use switchboard_config::Config;
 use switchboard_gateway::AppState;
 use switchboard_gateway::live::ConfigSource;
 use switchboard_logs_api::LogsApi;
+use switchboard_otel::{BodyRedactor, SpanExport};
 use switchboard_sink::LogPipeline;
 
 /// Serves until SIGTERM or Ctrl-C; SIGHUP re-reads the config from `source`.
@@ -17,6 +18,7 @@ pub fn run(config: Config, source: ConfigSource) -> anyhow::Result<()> {
     // The recorder first: metric handles taken before it exists would count nothing.
     switchboard_gateway::telemetry::metrics::install();
     let pipeline = LogPipeline::start(&config.logging).context("cannot start the log pipeline")?;
+    let spans = span_export(&config)?;
     let grace = Duration::from_millis(config.server.shutdown_grace_ms);
     for (name, provider) in &config.providers {
         if provider.api_key.as_deref().is_none_or(str::is_empty) && provider.headers.is_empty() {
@@ -35,13 +37,21 @@ pub fn run(config: Config, source: ConfigSource) -> anyhow::Result<()> {
                 switchboard_store::redacted_url(&config.logging.store)
             ),
         };
-        let state = Arc::new(app_state(config, &pipeline)?.with_reload(source));
+        let traces = match &config.otel.endpoint {
+            Some(endpoint) => format!("; traces: {endpoint}"),
+            None => String::new(),
+        };
+        let mut state = app_state(config, &pipeline)?.with_reload(source);
+        if let Some(spans) = &spans {
+            state = state.with_spans(spans.clone());
+        }
+        let state = Arc::new(state);
         reload_on_sighup(state.clone());
         let listener = tokio::net::TcpListener::bind(&listen)
             .await
             .with_context(|| format!("cannot listen on {listen} (server.listen)"))?;
         tracing::info!(
-            "switchboard {} listening on http://{} (config: {origin}; logs: {log_target})",
+            "switchboard {} listening on http://{} (config: {origin}; logs: {log_target}{traces})",
             env!("CARGO_PKG_VERSION"),
             listener
                 .local_addr()
@@ -60,7 +70,25 @@ pub fn run(config: Config, source: ConfigSource) -> anyhow::Result<()> {
     if !pipeline.shutdown(grace.max(Duration::from_secs(5))) {
         tracing::error!("the log writer did not finish flushing in time");
     }
+    if let Some(spans) = spans
+        && !spans.shutdown(Duration::from_secs(5))
+    {
+        tracing::warn!("the last spans were not exported in time");
+    }
     served
+}
+
+/// `[otel]`'s span export, with captured bodies redacted as records are.
+fn span_export(config: &Config) -> anyhow::Result<Option<Arc<SpanExport>>> {
+    let redactor = switchboard_sink::redact::Redactor::new(&config.logging.redact)
+        .context("cannot compile logging.redact")?;
+    let redact: Option<BodyRedactor> = (!redactor.is_empty()).then(|| {
+        let redactor = Arc::new(redactor);
+        Arc::new(move |value: &mut serde_json::Value| redactor.value(value)) as BodyRedactor
+    });
+    let spans = SpanExport::start(&config.otel, redact)
+        .context("cannot start the OpenTelemetry span export ([otel])")?;
+    Ok(spans.map(Arc::new))
 }
 
 /// The proxy's state with the logs API mounted, both writing to `pipeline`.

@@ -9,7 +9,8 @@ use toml::de::{DeTable, DeValue};
 
 use crate::error::Problem;
 use crate::schema::{
-    LoggingConfig, MetricsConfig, PolicySection, ProviderConfig, RawConfig, ServerConfig, Target,
+    LoggingConfig, MetricsConfig, OtelConfig, PolicySection, ProviderConfig, RawConfig,
+    ServerConfig, Target,
 };
 use crate::validate::toml_key;
 
@@ -37,6 +38,9 @@ fn top() -> Shape {
         "server" => Some(Shape::Fields(serde_introspect::<ServerConfig>(), |_| None)),
         "logging" => Some(Shape::Fields(serde_introspect::<LoggingConfig>(), |_| None)),
         "metrics" => Some(Shape::Fields(serde_introspect::<MetricsConfig>(), |_| None)),
+        "otel" => Some(Shape::Fields(serde_introspect::<OtelConfig>(), |key| {
+            (key == "headers").then_some(Shape::Any)
+        })),
         "providers" => Some(Shape::Entries(provider)),
         "defaults" => Some(policy()),
         "models" => Some(Shape::Entries(policy)),

@@ -23,6 +23,6 @@ pub use load::{EMBEDDED_DEFAULT, EMBEDDED_ORIGIN, process_env};
 pub use prefill::Prefill;
 pub use resolved::{Config, ModelRoute, Policy};
 pub use schema::{
-    LoadBalance, LoggingConfig, MetricsConfig, MidStream, ProviderConfig, ProviderKind,
+    LoadBalance, LoggingConfig, MetricsConfig, MidStream, OtelConfig, ProviderConfig, ProviderKind,
     ServerConfig, StreamJson, Target,
 };

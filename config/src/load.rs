@@ -114,6 +114,7 @@ fn resolve(raw: RawConfig, origin: &str) -> Config {
         server,
         logging: raw.logging,
         metrics: raw.metrics,
+        otel: raw.otel,
         providers: raw.providers,
         defaults,
         models,

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::schema::{
-    LoadBalance, LoggingConfig, MetricsConfig, MidStream, PolicySection, ProviderConfig,
-    ProviderKind, ServerConfig, StreamJson, Target,
+    LoadBalance, LoggingConfig, MetricsConfig, MidStream, OtelConfig, PolicySection,
+    ProviderConfig, ProviderKind, ServerConfig, StreamJson, Target,
 };
 use crate::{ErrorKind, HedgeAfter, Prefill};
 
@@ -20,6 +20,8 @@ pub struct Config {
     pub logging: LoggingConfig,
     /// `[metrics]`
     pub metrics: MetricsConfig,
+    /// `[otel]`
+    pub otel: OtelConfig,
     /// `[providers.<name>]`
     pub providers: BTreeMap<String, ProviderConfig>,
     /// `[defaults]` over the built-in policy: used by models and by `provider/model` requests.

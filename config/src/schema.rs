@@ -24,6 +24,9 @@ pub struct RawConfig {
     /// `[metrics]`
     #[serde(default)]
     pub metrics: MetricsConfig,
+    /// `[otel]`
+    #[serde(default)]
+    pub otel: OtelConfig,
     /// `[providers.<name>]`
     #[serde(default)]
     pub providers: BTreeMap<String, ProviderConfig>,
@@ -149,6 +152,58 @@ impl Default for MetricsConfig {
             metadata_labels: Vec::new(),
             max_label_values: 50,
         }
+    }
+}
+
+/// `[otel]`: OpenTelemetry traces (SPEC section 13), exported over OTLP/HTTP with protobuf.
+/// Off unless `endpoint` is set. Read once at start.
+#[derive(Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OtelConfig {
+    /// The collector: a base URL (`http://127.0.0.1:4318`, `/v1/traces` is appended) or the
+    /// full traces URL when it has a path. Absent: no spans.
+    pub endpoint: Option<String>,
+    /// `service.name` of the spans' resource.
+    pub service_name: String,
+    /// Adds the request's messages and the answer to the request span, as an event (redacted
+    /// by `[logging] redact`, never for `disable_log` requests).
+    pub capture_bodies: bool,
+    /// Headers sent with every export (e.g. a hosted collector's API key); treated as secrets.
+    pub headers: BTreeMap<String, String>,
+    /// Spans wait at most this long before they are sent.
+    pub export_interval_ms: u64,
+    /// An export that takes longer fails (its spans are counted as dropped).
+    pub export_timeout_ms: u64,
+    /// Requests whose spans may wait for export; past it their spans are dropped and counted.
+    pub queue_capacity: usize,
+}
+
+impl Default for OtelConfig {
+    fn default() -> Self {
+        OtelConfig {
+            endpoint: None,
+            service_name: "switchboard".to_owned(),
+            capture_bodies: false,
+            headers: BTreeMap::new(),
+            export_interval_ms: 1000,
+            export_timeout_ms: 5000,
+            queue_capacity: 8192,
+        }
+    }
+}
+
+impl std::fmt::Debug for OtelConfig {
+    // Hand-written so header values (credentials) never reach a debug print.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OtelConfig")
+            .field("endpoint", &self.endpoint)
+            .field("service_name", &self.service_name)
+            .field("capture_bodies", &self.capture_bodies)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("export_interval_ms", &self.export_interval_ms)
+            .field("export_timeout_ms", &self.export_timeout_ms)
+            .field("queue_capacity", &self.queue_capacity)
+            .finish()
     }
 }
 

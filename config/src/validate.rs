@@ -12,6 +12,7 @@ pub fn problems(config: &RawConfig) -> Vec<Problem> {
     logging(config, &mut out);
     logging_redact(config, &mut out);
     metrics(config, &mut out);
+    otel(config, &mut out);
     providers(config, &mut out);
     policy("defaults", &config.defaults, &mut out);
     if config.defaults.targets.is_some() {
@@ -103,6 +104,60 @@ fn metrics(config: &RawConfig, out: &mut Problems) {
             "is 0: every value would be counted as \"other\"",
             "set it to the number of distinct values you expect per key (default 50)",
         );
+    }
+}
+
+fn otel(config: &RawConfig, out: &mut Problems) {
+    let otel = &config.otel;
+    if let Some(endpoint) = &otel.endpoint {
+        let parsed = url::Url::parse(endpoint);
+        let http = parsed
+            .as_ref()
+            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+        if !http {
+            out.push(
+                "otel.endpoint",
+                "is not an http:// or https:// URL",
+                "write the collector's OTLP/HTTP address, e.g. \"http://127.0.0.1:4318\", or remove [otel] to export no spans",
+            );
+        } else if parsed.is_ok_and(|u| !u.username().is_empty() || u.password().is_some()) {
+            out.push(
+                "otel.endpoint",
+                "carries credentials in the URL",
+                "put them in [otel] headers (e.g. headers = { authorization = \"Bearer ${OTEL_TOKEN}\" })",
+            );
+        }
+    }
+    if otel.service_name.trim().is_empty() {
+        out.push(
+            "otel.service_name",
+            "is empty",
+            "name the service the spans come from, e.g. \"switchboard\"",
+        );
+    }
+    for (name, value) in &otel.headers {
+        let valid = http::HeaderName::from_bytes(name.as_bytes()).is_ok()
+            && http::HeaderValue::from_str(value).is_ok();
+        if !valid {
+            out.push(
+                format!("otel.headers.{}", toml_key(name)),
+                "is not a valid HTTP header",
+                "use a header name of letters, digits and dashes, and a value without line breaks",
+            );
+        }
+    }
+    for (key, value) in [
+        ("otel.export_interval_ms", otel.export_interval_ms),
+        ("otel.export_timeout_ms", otel.export_timeout_ms),
+        ("otel.queue_capacity", otel.queue_capacity as u64),
+    ] {
+        if value == 0 {
+            out.push(
+                key,
+                "must be greater than 0",
+                "remove it to use the default",
+            );
+        }
     }
 }
 

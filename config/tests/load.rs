@@ -395,3 +395,52 @@ retries = "two"
     assert_reported(&lines, &expect);
     assert_eq!(lines.len(), expect.len(), "{}", lines.join("\n"));
 }
+
+#[test]
+fn otel_is_off_by_default_and_its_section_is_checked_key_by_key() {
+    let config = Config::from_toml_str("", "sb.toml", &env).unwrap();
+    assert_eq!(config.otel.endpoint, None);
+    assert_eq!(config.otel.service_name, "switchboard");
+    assert!(!config.otel.capture_bodies);
+
+    let text = r#"
+[otel]
+endpoint = "collector:4318"
+service_name = " "
+export_interval_ms = 0
+headers = { "bad header" = "x" }
+sample = 0.5
+"#;
+    let err = Config::from_toml_str(text, "sb.toml", &env).unwrap_err();
+    let lines = err.lines();
+    let expect = [
+        "sb.toml: otel.endpoint: is not an http:// or https:// URL",
+        "sb.toml: otel.service_name: is empty",
+        "sb.toml: otel.headers.\"bad header\": is not a valid HTTP header",
+        "sb.toml: otel.export_interval_ms: must be greater than 0",
+        "sb.toml: otel.sample: unknown key (line 7)",
+    ];
+    assert_reported(&lines, &expect);
+
+    let err = Config::from_toml_str(
+        "[otel]\nendpoint = \"https://user:pass@otlp.example.com\"\n",
+        "sb.toml",
+        &env,
+    )
+    .unwrap_err();
+    let text = err.lines().join("\n");
+    assert!(
+        text.contains("otel.endpoint: carries credentials"),
+        "{text}"
+    );
+    assert!(!text.contains("pass@"), "{text}");
+
+    let good = Config::from_toml_str(
+        "[otel]\nendpoint = \"http://127.0.0.1:4318\"\nheaders = { authorization = \"Bearer otel-secret-1\" }\n",
+        "sb.toml",
+        &env,
+    )
+    .unwrap();
+    assert_eq!(good.otel.endpoint.as_deref(), Some("http://127.0.0.1:4318"));
+    assert!(!format!("{good:?}").contains("otel-secret-1"));
+}

@@ -108,6 +108,10 @@ pub fn keep_restart_settings(running: &Config, mut next: Config) -> (Config, Vec
         changed.push("[logging]");
         next.logging = running.logging.clone();
     }
+    if running.otel != next.otel {
+        changed.push("[otel]");
+        next.otel = running.otel.clone();
+    }
     if running.metrics != next.metrics {
         changed.push("[metrics]");
         next.metrics = running.metrics.clone();

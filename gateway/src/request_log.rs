@@ -12,7 +12,11 @@ use http::{HeaderValue, Response};
 use metrics::Gauge;
 use tokio::sync::OwnedSemaphorePermit;
 
-use crate::engine::fallback::ChainNotes;
+use switchboard_otel::{
+    AttemptSpan, RequestFacts, RequestParams, RequestSpans, SpanExport, TraceContext,
+};
+
+use crate::engine::fallback::{ChainNotes, NotedAttempt};
 use crate::http::body::ResponseBody;
 use crate::http::error::GatewayError;
 use crate::request::identity::Identity;
@@ -38,6 +42,7 @@ pub struct RecordContext {
     capture_bodies: bool,
     unrouted: Arc<TargetMetrics>,
     inflight: Gauge,
+    spans: Option<Arc<SpanExport>>,
 }
 
 impl RecordContext {
@@ -49,7 +54,19 @@ impl RecordContext {
             capture_bodies,
             unrouted: Arc::new(TargetMetrics::new(Arc::from("unknown"), Arc::from(""))),
             inflight: metrics::gauge!("switchboard_inflight_requests"),
+            spans: None,
         }
+    }
+
+    /// Every request's spans also go to `spans` (`[otel]`).
+    pub fn with_spans(mut self, spans: Arc<SpanExport>) -> RecordContext {
+        self.spans = Some(spans);
+        self
+    }
+
+    /// Where spans go, with `[otel]`.
+    pub fn spans(&self) -> Option<&Arc<SpanExport>> {
+        self.spans.as_ref()
     }
 
     /// Where records go.
@@ -103,6 +120,13 @@ pub struct RequestLog {
     pub status_sent: Option<u16>,
     /// Another target finished the stream (`mid_stream = "continue"`).
     pub continued: bool,
+    /// Its place in a trace, with `[otel]` (spans are recorded when the caller samples).
+    pub trace: Option<TraceContext>,
+    /// The answer's `id` (noted only for spans).
+    pub response_id: Option<String>,
+    /// Each choice's `finish_reason` (noted only for spans).
+    pub finish_reasons: Vec<String>,
+    spans: Option<Arc<SpanExport>>,
     submitted: bool,
 }
 
@@ -134,8 +158,18 @@ impl RequestLog {
             warnings: Vec::new(),
             status_sent: None,
             continued: false,
+            trace: None,
+            response_id: None,
+            finish_reasons: Vec::new(),
+            spans: context.spans.clone(),
             submitted: false,
         }
+    }
+
+    /// True when this request's spans are exported (`[otel]`): the caller then reads its trace
+    /// context.
+    pub fn traced(&self) -> bool {
+        self.spans.is_some()
     }
 
     /// When the request arrived.
@@ -178,8 +212,57 @@ impl RequestLog {
             self.metrics
                 .tokens(usage.prompt_tokens, usage.completion_tokens);
         }
-        let record = self.build(status, status_code, error, latency);
+        let traced = match (&self.spans, &self.trace) {
+            (Some(spans), Some(trace)) if trace.sampled => {
+                Some(self.span_parts(spans.capture_bodies()))
+            }
+            _ => None,
+        };
+        let mut record = self.build(status, status_code, error, latency);
+        if let (Some(parts), Some(spans), Some(trace)) =
+            (traced, self.spans.take(), self.trace.take())
+        {
+            // The record names the spans it is part of.
+            record
+                .trace_unique_id
+                .get_or_insert_with(|| trace.trace_id.to_string());
+            record
+                .span_unique_id
+                .get_or_insert_with(|| trace.span_id.to_string());
+            spans.submit(parts.into_spans(&record, trace, self.start_time, latency));
+        }
         self.sink.submit(record);
+    }
+
+    /// What the spans need that `build` consumes: each attempt with its start, the request's
+    /// settings and, with `capture`, its bodies.
+    fn span_parts(&mut self, capture: bool) -> SpanParts {
+        let started = self.started;
+        let attempts = self
+            .chain
+            .attempts
+            .iter()
+            .map(|NotedAttempt { record, start, .. }| AttemptSpan {
+                span_id: start.span_id,
+                offset: start.at.into_std().saturating_duration_since(started),
+                provider_name: start.provider,
+                record: record.clone(),
+            })
+            .collect();
+        let body = self.body.as_ref();
+        let capture = capture && !self.identity.disable_log;
+        SpanParts {
+            attempts,
+            params: body.map(RequestParams::from_body).unwrap_or_default(),
+            input: body
+                .and_then(|b| b.get("messages"))
+                .filter(|_| capture)
+                .cloned(),
+            output: self.output.clone().filter(|_| capture),
+            response_id: self.response_id.take(),
+            finish_reasons: std::mem::take(&mut self.finish_reasons),
+            time_to_first_token: self.time_to_first_token,
+        }
     }
 
     fn build(
@@ -207,7 +290,7 @@ impl RequestLog {
         // A hedge hung up on is not a fallback: the first target served.
         let fallback_used = attempts
             .iter()
-            .any(|(position, attempt)| *position > 0 && !attempt.cancelled);
+            .any(|noted| noted.position > 0 && !noted.record.cancelled);
         let identity = std::mem::take(&mut self.identity);
         let mut warnings = std::mem::take(&mut self.warnings);
         warnings.extend(identity.warnings);
@@ -249,9 +332,62 @@ impl RequestLog {
             fallback_used,
             continued: self.continued,
             json_valid: self.json_valid,
-            attempts: attempts.into_iter().map(|(_, a)| a).collect(),
+            attempts: attempts.into_iter().map(|noted| noted.record).collect(),
             skipped_targets: skipped,
             warnings,
+        }
+    }
+}
+
+/// A request's span facts taken before its record is built.
+struct SpanParts {
+    attempts: Vec<AttemptSpan>,
+    params: RequestParams,
+    input: Option<Value>,
+    output: Option<Value>,
+    response_id: Option<String>,
+    finish_reasons: Vec<String>,
+    time_to_first_token: Option<Duration>,
+}
+
+impl SpanParts {
+    fn into_spans(
+        self,
+        record: &LogRecord,
+        context: TraceContext,
+        start_time: OffsetDateTime,
+        latency: Duration,
+    ) -> RequestSpans {
+        let error_type = match record.attempts.last().and_then(|a| a.error_kind) {
+            Some(kind) => Some(kind.as_str().to_owned()),
+            None => (record.status == RequestStatus::Error).then(|| record.status_code.to_string()),
+        };
+        RequestSpans {
+            context,
+            start: start_time.into(),
+            duration: latency,
+            request: RequestFacts {
+                request_id: record.id.clone(),
+                model: record.model.clone(),
+                stream: record.stream,
+                status: Some(record.status),
+                status_code: record.status_code,
+                error_message: record.error_message.clone(),
+                error_type,
+                provider_name: self.attempts.last().map(|a| a.provider_name),
+                provider_id: record.provider_id.clone(),
+                response_model: record.provider_model.clone(),
+                response_id: self.response_id,
+                finish_reasons: self.finish_reasons,
+                usage: record.usage,
+                conversation_id: record.thread_identifier.clone(),
+                time_to_first_token: self.time_to_first_token,
+                fallback_used: record.fallback_used,
+                params: self.params,
+                input: self.input,
+                output: self.output,
+            },
+            attempts: self.attempts,
         }
     }
 }

@@ -81,6 +81,13 @@ impl AppState {
         })
     }
 
+    /// Sends every request's spans to `spans` (`[otel]`).
+    pub fn with_spans(mut self, spans: Arc<switchboard_otel::SpanExport>) -> AppState {
+        let context = RecordContext::new(self.sink().clone(), self.config.logging.capture_bodies);
+        self.records = Arc::new(context.with_spans(spans));
+        self
+    }
+
     /// Mounts `api` under `/api/`.
     pub fn with_api(mut self, api: Arc<dyn Mount>) -> AppState {
         self.api = Some(api);

@@ -14,5 +14,5 @@ pub mod upstream_error;
 
 pub use chunk::{ChunkInfo, StreamChunk, ToolCallDelta, Usage};
 pub use error::ProviderError;
-pub use provider::{ChatRequest, ChunkStream, Completion, Provider};
+pub use provider::{ChatRequest, ChunkStream, Completion, Provider, UpstreamTrace};
 pub use registry::Providers;

@@ -65,7 +65,15 @@ impl OpenAiProvider {
     async fn send(&self, request: ChatRequest<'_>) -> Result<reqwest::Response, ProviderError> {
         let body = crate::post_json::encode(&UpstreamBody(request))?;
         let url = self.url(request.model);
-        crate::post_json::post_json(&self.client, &url, &self.headers, body, self.body_limit).await
+        crate::post_json::post_json(
+            &self.client,
+            &url,
+            &self.headers,
+            request.trace,
+            body,
+            self.body_limit,
+        )
+        .await
     }
 }
 
@@ -91,6 +99,13 @@ impl Provider for OpenAiProvider {
             .await?;
         let body = limit_events(response.bytes_stream(), self.body_limit);
         Ok(openai_sse(body))
+    }
+
+    fn otel_name(&self) -> &'static str {
+        match self.kind {
+            ProviderKind::Azure => "azure.ai.openai",
+            _ => "openai",
+        }
     }
 }
 

@@ -5,6 +5,7 @@ use reqwest::header::HeaderMap;
 use serde::Serialize;
 
 use crate::error::ProviderError;
+use crate::provider::UpstreamTrace;
 use crate::upstream_error;
 
 /// Encodes `body` as JSON.
@@ -14,19 +15,27 @@ pub fn encode(body: &impl Serialize) -> Result<Vec<u8>, ProviderError> {
     })
 }
 
-/// POSTs `body` to `url` with `headers`; resolves with the response once its head is in and
-/// its status is a success.
+/// POSTs `body` to `url` with `headers` (and the trace context, when given); resolves with the
+/// response once its head is in and its status is a success.
 pub async fn post_json(
     client: &reqwest::Client,
     url: &str,
     headers: &HeaderMap,
+    trace: Option<UpstreamTrace<'_>>,
     body: Vec<u8>,
     body_limit: usize,
 ) -> Result<reqwest::Response, ProviderError> {
-    let response = client
+    let mut request = client
         .post(url)
         .headers(headers.clone())
-        .header(http::header::CONTENT_TYPE, "application/json")
+        .header(http::header::CONTENT_TYPE, "application/json");
+    if let Some(trace) = trace {
+        request = request.header("traceparent", trace.traceparent);
+        if let Some(state) = trace.tracestate {
+            request = request.header("tracestate", state);
+        }
+    }
+    let response = request
         .body(body)
         .send()
         .await

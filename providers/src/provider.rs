@@ -22,6 +22,17 @@ pub struct ChatRequest<'a> {
     pub model: &'a str,
     /// Whether the gateway wants a stream.
     pub stream: bool,
+    /// W3C trace context to send upstream (with `[otel]`), naming the attempt's span.
+    pub trace: Option<UpstreamTrace<'a>>,
+}
+
+/// The `traceparent` and `tracestate` headers of one upstream call.
+#[derive(Debug, Clone, Copy)]
+pub struct UpstreamTrace<'a> {
+    /// `00-<trace id>-<attempt span id>-01`.
+    pub traceparent: &'a str,
+    /// The caller's `tracestate`, as it came.
+    pub tracestate: Option<&'a str>,
 }
 
 /// A whole (non-stream) answer, in OpenAI's `chat.completion` shape.
@@ -82,4 +93,8 @@ pub trait Provider: Send + Sync + 'static {
     fn dropped_fields(&self, _body: &Map<String, Value>) -> Vec<String> {
         Vec::new()
     }
+
+    /// The API's name in OpenTelemetry's GenAI conventions (`gen_ai.provider.name`), e.g.
+    /// `openai`, `anthropic`, `azure.ai.openai`.
+    fn otel_name(&self) -> &'static str;
 }

@@ -55,6 +55,7 @@ async fn complete(
             body,
             model,
             stream: false,
+            trace: None,
         })
         .await
 }
@@ -69,6 +70,7 @@ async fn open(
             body,
             model,
             stream: true,
+            trace: None,
         })
         .await
 }

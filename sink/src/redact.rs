@@ -95,7 +95,9 @@ impl Redactor {
         }
     }
 
-    fn value(&self, value: &mut Value) {
+    /// Replaces every match in the strings of `value` (for bodies that leave the process
+    /// another way, e.g. on OpenTelemetry spans).
+    pub fn value(&self, value: &mut Value) {
         match value {
             Value::String(text) => {
                 if let Some(redacted) = self.text(text) {

@@ -9,19 +9,21 @@ use std::time::Duration;
 use serde_json::json;
 use switchboard_store::Filter;
 use switchboard_tests::binary::{Process, free_port, temp_dir};
-use switchboard_tests::{Client, RedisServer, mock};
+use switchboard_tests::{Client, OtlpReceiver, RedisServer, mock};
 
 const PROVIDER_KEY: &str = "sk-prov-SECRET-a1b2c3";
 const ECHOED_KEY: &str = "sk-echo-SECRET-d4e5f6";
 const HEADER_SECRET: &str = "hdr-SECRET-g7h8i9";
 const CLIENT_KEY: &str = "sk-client-SECRET-j1k2";
 const ADMIN_KEY: &str = "adm-SECRET-l3m4n5";
-const SECRETS: [&str; 5] = [
+const OTEL_SECRET: &str = "otel-SECRET-o6p7q8";
+const SECRETS: [&str; 6] = [
     PROVIDER_KEY,
     ECHOED_KEY,
     HEADER_SECRET,
     CLIENT_KEY,
     ADMIN_KEY,
+    OTEL_SECRET,
 ];
 const EMAIL: &str = "maria.lopez@example.com";
 
@@ -53,6 +55,7 @@ fn assert_clean(what: &str, bytes: &[u8], needles: &[&str]) {
 async fn no_configured_secret_reaches_any_byte_the_gateway_emits() {
     let mock = mock().await;
     let mut redis = RedisServer::start().await;
+    let collector = OtlpReceiver::start().await;
     let dir = temp_dir("secrets");
     let port = free_port();
     let data = dir.join("data");
@@ -70,6 +73,12 @@ redis_url = "{redis}"
 spool_dir = "{data}/spool"
 store = "sqlite://{data}/store.db"
 redact = ["email"]
+
+[otel]
+endpoint = "{collector}"
+capture_bodies = true
+export_interval_ms = 50
+headers = {{ authorization = "Bearer {OTEL_SECRET}" }}
 
 [providers.openai]
 kind = "openai"
@@ -91,6 +100,7 @@ retries = 0
             redis = redis.url(),
             data = data.display(),
             mock = mock.base_url(),
+            collector = collector.endpoint(),
         ),
     )
     .unwrap();
@@ -194,6 +204,23 @@ retries = 0
             .into_iter()
             .filter(|(p, _)| p.contains("store.db")),
     );
+
+    // The spans: their bodies are redacted as records are; the collector's key went only
+    // where it belongs, in the export's authorization header.
+    let spans = collector.wait_for_spans(2).await;
+    assert!(
+        spans.iter().any(|s| !s.events.is_empty()),
+        "bodies were captured on spans"
+    );
+    let exports = collector.exports();
+    assert!(exports.iter().all(|e| {
+        e.headers.get("authorization").and_then(|v| v.to_str().ok())
+            == Some(format!("Bearer {OTEL_SECRET}").as_str())
+    }));
+    for export in exports {
+        emitted.push(("an OTLP export".into(), export.body.to_vec()));
+    }
+    emitted.push(("the spans".into(), format!("{spans:?}").into_bytes()));
 
     for (what, bytes) in &emitted {
         assert_clean(what, bytes, &SECRETS);

@@ -4,7 +4,10 @@
 use futures_util::StreamExt;
 use serde_json::{Map, Value};
 use switchboard_config::{ErrorKind, Policy};
-use switchboard_providers::{ChatRequest, ChunkStream, Completion, ProviderError, StreamChunk};
+use switchboard_otel::{SpanId, TraceContext};
+use switchboard_providers::{
+    ChatRequest, ChunkStream, Completion, ProviderError, StreamChunk, UpstreamTrace,
+};
 use tokio::time::Instant;
 
 use crate::request::routing::RouteTarget;
@@ -28,6 +31,32 @@ pub struct AttemptContext<'a> {
     pub check: &'a JsonCheck,
     /// Keeps credentials out of messages.
     pub redactor: &'a Redactor,
+    /// The request's trace, when its spans are recorded (`[otel]`): each attempt then sends
+    /// a `traceparent` naming its own span.
+    pub trace: Option<&'a TraceContext>,
+}
+
+/// When an attempt started and the span it is: chosen before it starts, since its
+/// `traceparent` names the span upstream, and kept when it is cancelled mid-way (a hedge).
+#[derive(Debug, Clone, Copy)]
+pub struct AttemptStart {
+    /// When it started.
+    pub at: Instant,
+    /// Its span's id.
+    pub span_id: SpanId,
+    /// Its provider's `gen_ai.provider.name`.
+    pub provider: &'static str,
+}
+
+impl AttemptStart {
+    /// An attempt on `target` starting now.
+    pub fn now(target: &RouteTarget) -> AttemptStart {
+        AttemptStart {
+            at: Instant::now(),
+            span_id: switchboard_otel::new_span_id(),
+            provider: target.provider.otel_name(),
+        }
+    }
 }
 
 /// A whole answer and the JSON check's verdict on it.
@@ -82,12 +111,25 @@ impl SkippedEvents {
 }
 
 impl AttemptContext<'_> {
-    fn request<'b>(&'b self, target: &'b RouteTarget, stream: bool) -> ChatRequest<'b> {
+    fn request<'b>(
+        &'b self,
+        target: &'b RouteTarget,
+        stream: bool,
+        traceparent: Option<&'b str>,
+    ) -> ChatRequest<'b> {
         ChatRequest {
             body: self.body,
             model: &target.target.model,
             stream,
+            trace: traceparent.map(|traceparent| UpstreamTrace {
+                traceparent,
+                tracestate: self.trace.and_then(|t| t.tracestate.as_deref()),
+            }),
         }
+    }
+
+    fn traceparent(&self, start: AttemptStart) -> Option<String> {
+        self.trace.map(|trace| trace.traceparent(start.span_id))
     }
 
     fn record(
@@ -114,6 +156,7 @@ impl AttemptContext<'_> {
     fn failed<T>(
         &self,
         target: &RouteTarget,
+        start: AttemptStart,
         clock: &AttemptClock,
         failure: Failure<T>,
     ) -> Attempted<T> {
@@ -130,17 +173,21 @@ impl AttemptContext<'_> {
         Attempted {
             result: Err(failure),
             record,
+            start,
         }
     }
 
     /// A non-stream attempt, bounded by `timeout_ms` and the budget.
-    pub async fn complete(&self, target: &RouteTarget) -> Attempted<Answer> {
-        let clock = AttemptClock::start(self.policy, self.budget_end);
+    pub async fn complete(&self, target: &RouteTarget, start: AttemptStart) -> Attempted<Answer> {
+        let clock = AttemptClock::start(start.at, self.policy, self.budget_end);
         let deadline = clock.end();
-        let call = target.provider.complete(self.request(target, false));
+        let traceparent = self.traceparent(start);
+        let call = target
+            .provider
+            .complete(self.request(target, false, traceparent.as_deref()));
         let completion = match tokio::time::timeout_at(deadline.at, call).await {
-            Err(_) => return self.failed(target, &clock, timed_out(deadline)),
-            Ok(Err(e)) => return self.failed(target, &clock, from_provider(e)),
+            Err(_) => return self.failed(target, start, &clock, timed_out(deadline)),
+            Ok(Err(e)) => return self.failed(target, start, &clock, from_provider(e)),
             Ok(Ok(completion)) => completion,
         };
         // The verdict owns nothing of the completion, so an invalid answer can move into the
@@ -164,10 +211,11 @@ impl AttemptContext<'_> {
                     }),
                     ..Failure::new(ErrorKind::InvalidJson, Some(200), why)
                 };
-                return self.failed(target, &clock, failure);
+                return self.failed(target, start, &clock, failure);
             }
         };
         Attempted {
+            start,
             record: self.record(target, &clock, Some(200), None),
             result: Ok(Answer {
                 completion,
@@ -178,13 +226,21 @@ impl AttemptContext<'_> {
 
     /// A stream attempt up to its first content-bearing chunk; with `buffer`, to its end and
     /// through the JSON check.
-    pub async fn stream(&self, target: &RouteTarget, buffer: bool) -> Attempted<Committed> {
-        let mut clock = AttemptClock::start(self.policy, self.budget_end);
+    pub async fn stream(
+        &self,
+        target: &RouteTarget,
+        start: AttemptStart,
+        buffer: bool,
+    ) -> Attempted<Committed> {
+        let mut clock = AttemptClock::start(start.at, self.policy, self.budget_end);
         let deadline = clock.next_content();
-        let call = target.provider.stream(self.request(target, true));
+        let traceparent = self.traceparent(start);
+        let call = target
+            .provider
+            .stream(self.request(target, true, traceparent.as_deref()));
         let mut stream = match tokio::time::timeout_at(deadline.at, call).await {
-            Err(_) => return self.failed(target, &clock, timed_out(deadline)),
-            Ok(Err(e)) => return self.failed(target, &clock, from_provider(e)),
+            Err(_) => return self.failed(target, start, &clock, timed_out(deadline)),
+            Ok(Err(e)) => return self.failed(target, start, &clock, from_provider(e)),
             Ok(Ok(stream)) => stream,
         };
         let mut held = Vec::new();
@@ -193,9 +249,9 @@ impl AttemptContext<'_> {
         let ended = loop {
             let deadline = clock.next_content();
             let chunk = match tokio::time::timeout_at(deadline.at, stream.next()).await {
-                Err(_) => return self.failed(target, &clock, timed_out(deadline)),
+                Err(_) => return self.failed(target, start, &clock, timed_out(deadline)),
                 Ok(None) => break true,
-                Ok(Some(Err(e))) => return self.failed(target, &clock, from_provider(e)),
+                Ok(Some(Err(e))) => return self.failed(target, start, &clock, from_provider(e)),
                 Ok(Some(Ok(chunk))) => chunk,
             };
             if let Some(why) = chunk.info.skipped {
@@ -229,11 +285,12 @@ impl AttemptContext<'_> {
                         }),
                         ..Failure::new(ErrorKind::InvalidJson, Some(200), why)
                     };
-                    return self.failed(target, &clock, failure);
+                    return self.failed(target, start, &clock, failure);
                 }
             }
         }
         Attempted {
+            start,
             record: self.record(target, &clock, Some(200), None),
             result: Ok(Committed {
                 stream: (!ended).then_some(stream),

@@ -18,6 +18,7 @@ use crate::targets::TargetState;
 use crate::targets::breaker::Admission;
 use crate::telemetry::metadata_labels::SeriesLabels;
 
+use super::attempt::AttemptStart;
 use super::hedge::{self, Raced};
 use super::policy::retry_delay;
 
@@ -59,6 +60,19 @@ pub struct Attempted<T> {
     pub result: Result<T, Failure<T>>,
     /// What the log record keeps of it.
     pub record: AttemptRecord,
+    /// When it started, as which span.
+    pub start: AttemptStart,
+}
+
+/// One attempt as the chain noted it.
+#[derive(Debug)]
+pub struct NotedAttempt {
+    /// Its position in the order the chain went through (a hedge shares its race's).
+    pub position: usize,
+    /// What the log record keeps of it.
+    pub record: AttemptRecord,
+    /// When it started, as which span.
+    pub start: AttemptStart,
 }
 
 /// How a chain ended.
@@ -85,7 +99,7 @@ pub enum ChainEnd<T> {
 #[derive(Debug, Default)]
 pub struct ChainNotes {
     /// Every upstream attempt, with its position in the order the chain went through.
-    pub attempts: Vec<(usize, AttemptRecord)>,
+    pub attempts: Vec<NotedAttempt>,
     /// Targets passed over: disabled, or with an open circuit.
     pub skipped: Vec<SkippedTarget>,
     /// Things worth knowing (e.g. a chain that failed open).
@@ -112,7 +126,7 @@ pub struct Chain<'a> {
 /// one attempt per call may be raced by the next target that is up.
 pub async fn run<T, F, Fut>(chain: Chain<'_>, notes: &mut ChainNotes, mut attempt: F) -> ChainEnd<T>
 where
-    F: FnMut(usize) -> Fut,
+    F: FnMut(usize, AttemptStart) -> Fut,
     Fut: Future<Output = Attempted<T>>,
 {
     let Chain {
@@ -171,7 +185,7 @@ where
                     .then(|| hedge::delay(policy, target, stream))
                     .flatten();
                 let raced = match hedge_after {
-                    None => Raced::Alone(attempt(index).await),
+                    None => Raced::Alone(attempt(index, AttemptStart::now(target)).await),
                     Some(after) => {
                         let partner = || {
                             order[slot + 1..]
@@ -179,10 +193,14 @@ where
                                 .copied()
                                 .find(|&i| i != index && route.targets[i].state.is_up())
                         };
-                        hedge::race(&mut attempt, index, after, partner).await
+                        hedge::race(&mut attempt, &route.targets, index, after, partner).await
                     }
                 };
-                let Attempted { result, record } = match raced {
+                let Attempted {
+                    result,
+                    record,
+                    start,
+                } = match raced {
                     Raced::Alone(attempted) => attempted,
                     Raced::Hedged {
                         first,
@@ -220,7 +238,11 @@ where
                 };
                 let ttft = record.time_to_first_token.map(Duration::from_secs_f64);
                 let latency = Duration::from_secs_f64(record.latency);
-                notes.attempts.push((position, record));
+                notes.attempts.push(NotedAttempt {
+                    position,
+                    record,
+                    start,
+                });
                 let failure = match result {
                     Ok(value) => {
                         probe.disarm();
@@ -310,7 +332,7 @@ struct RacedPair {
     index: usize,
     partner: usize,
     position: usize,
-    started: [Instant; 2],
+    started: [AttemptStart; 2],
 }
 
 impl Settle<'_> {
@@ -368,9 +390,15 @@ impl Settle<'_> {
         {
             let hedge = slot == 1;
             let entry_position = position + slot;
-            let Some(Attempted { result, mut record }) = attempted else {
-                let record = hedge::cancelled(&targets[target_index], started[slot], hedge);
-                entries.push((entry_position, record, None, target_index));
+            let Some(Attempted {
+                result,
+                mut record,
+                start,
+            }) = attempted
+            else {
+                let start = started[slot];
+                let record = hedge::cancelled(&targets[target_index], start.at, hedge);
+                entries.push((entry_position, record, start, None, target_index));
                 continue;
             };
             record.hedge = hedge;
@@ -389,21 +417,25 @@ impl Settle<'_> {
                 }
                 Err(failure) => self.failed(target_index, failure, ttft, guard),
             }
-            entries.push((entry_position, record, Some(result), target_index));
+            entries.push((entry_position, record, start, Some(result), target_index));
         }
-        let hedge_won = matches!(entries[1].2, Some(Ok(_)));
+        let hedge_won = matches!(entries[1].3, Some(Ok(_)));
         targets[partner]
             .metrics
             .labelled(self.labels)
             .hedged(hedge_won);
         // The winner (or, both failed, the hedge) goes last.
-        let winner_first = matches!(entries[0].2, Some(Ok(_)));
+        let winner_first = matches!(entries[0].3, Some(Ok(_)));
         if winner_first {
             entries.swap(0, 1);
         }
         let mut outcome = None;
-        for (entry_position, record, result, target_index) in entries {
-            notes.attempts.push((entry_position, record));
+        for (position, record, start, result, target_index) in entries {
+            notes.attempts.push(NotedAttempt {
+                position,
+                record,
+                start,
+            });
             if let Some(result) = result {
                 outcome = Some((result, target_index));
             }
@@ -479,7 +511,7 @@ impl Drop for ProbeGuard<'_> {
     }
 }
 
-fn summarize(attempts: &[(usize, AttemptRecord)], falls_back: bool, budget_spent: bool) -> String {
+fn summarize(attempts: &[NotedAttempt], falls_back: bool, budget_spent: bool) -> String {
     let mut out = if attempts.len() == 1 {
         "The upstream attempt failed".to_owned()
     } else {
@@ -491,7 +523,7 @@ fn summarize(attempts: &[(usize, AttemptRecord)], falls_back: bool, budget_spent
         out.push_str(" (budget_ms ran out)");
     }
     out.push(':');
-    for (i, (_, a)) in attempts.iter().enumerate() {
+    for (i, a) in attempts.iter().map(|n| &n.record).enumerate() {
         let status = a
             .status_code
             .map(|s| format!("HTTP {s}, "))

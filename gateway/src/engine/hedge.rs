@@ -14,6 +14,7 @@ use tokio::time::Instant;
 
 use crate::request::routing::RouteTarget;
 
+use super::attempt::AttemptStart;
 use super::fallback::Attempted;
 
 /// How long an attempt on `target` may go without content before it is hedged; `None`: not
@@ -35,6 +36,9 @@ pub fn delay(policy: &Policy, target: &RouteTarget, stream: bool) -> Option<Dura
 }
 
 /// How a raced attempt ended.
+// Returned once per chain step and taken apart at once: boxing the larger variant would only
+// add an allocation per hedge.
+#[allow(clippy::large_enum_variant)]
 pub enum Raced<T> {
     /// No hedge started: the attempt ended before the delay, or no target could hedge it.
     Alone(Attempted<T>),
@@ -46,36 +50,38 @@ pub enum Raced<T> {
         second: Option<Attempted<T>>,
         /// The hedge's target index.
         partner: usize,
-        /// When each started (for a cancelled attempt's record).
-        started: [Instant; 2],
+        /// When each started, as which span (for a cancelled attempt's record).
+        started: [AttemptStart; 2],
     },
 }
 
 /// Runs `attempt(index)`; once `after` passes without an end, asks `partner` for a target
-/// and runs `attempt(partner)` beside it, until one succeeds or both end.
+/// and runs `attempt(partner)` beside it, until one succeeds or both end. `targets` are the
+/// chain's.
 pub async fn race<T, F, Fut>(
     attempt: &mut F,
+    targets: &[RouteTarget],
     index: usize,
     after: Duration,
     partner: impl FnOnce() -> Option<usize>,
 ) -> Raced<T>
 where
-    F: FnMut(usize) -> Fut,
+    F: FnMut(usize, AttemptStart) -> Fut,
     Fut: Future<Output = Attempted<T>>,
 {
-    let started = Instant::now();
-    let first = attempt(index);
+    let started = AttemptStart::now(&targets[index]);
+    let first = attempt(index, started);
     tokio::pin!(first);
     tokio::select! {
         biased;
         done = &mut first => return Raced::Alone(done),
-        () = tokio::time::sleep_until(started + after) => {}
+        () = tokio::time::sleep_until(started.at + after) => {}
     }
     let Some(partner) = partner() else {
         return Raced::Alone(first.await);
     };
-    let second_started = Instant::now();
-    let second = attempt(partner);
+    let second_started = AttemptStart::now(&targets[partner]);
+    let second = attempt(partner, second_started);
     tokio::pin!(second);
     let (mut a, mut b): (Option<Attempted<T>>, Option<Attempted<T>>) = (None, None);
     while a.is_none() || b.is_none() {

@@ -34,9 +34,8 @@ pub struct Deadline {
 }
 
 impl AttemptClock {
-    /// Starts an attempt now under `policy`, within the request's `budget_end`.
-    pub fn start(policy: &Policy, budget_end: Instant) -> AttemptClock {
-        let started = Instant::now();
+    /// Starts an attempt (at `started`) under `policy`, within the request's `budget_end`.
+    pub fn start(started: Instant, policy: &Policy, budget_end: Instant) -> AttemptClock {
         let attempt_end = started + policy.timeout();
         let (end, end_is_budget) = if budget_end < attempt_end {
             (budget_end, true)

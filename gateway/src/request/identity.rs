@@ -89,10 +89,10 @@ impl Identity {
             self.merge_metadata("header x-switchboard-metadata", value)?;
         }
         if let Some(traceparent) = header(headers, "traceparent") {
-            match parse_traceparent(traceparent) {
-                Some((trace, parent)) => {
-                    self.trace_unique_id = Some(trace.to_owned());
-                    self.span_parent_id = Some(parent.to_owned());
+            match switchboard_otel::parse_traceparent(traceparent) {
+                Some(parsed) => {
+                    self.trace_unique_id = Some(parsed.trace_id.to_owned());
+                    self.span_parent_id = Some(parsed.parent_id.to_owned());
                 }
                 None => self
                     .warnings
@@ -135,7 +135,7 @@ impl Identity {
     }
 }
 
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get(name)
         .and_then(|v| v.to_str().ok())
@@ -153,24 +153,6 @@ fn scalar_text(field: &str, value: Value) -> Result<Option<String>, GatewayError
             json_type(&other)
         ))),
     }
-}
-
-/// W3C `traceparent`: `version-traceid(32 hex)-parentid(16 hex)-flags`.
-fn parse_traceparent(value: &str) -> Option<(&str, &str)> {
-    let mut parts = value.split('-');
-    let version = parts.next()?;
-    let trace = parts.next()?;
-    let parent = parts.next()?;
-    let flags = parts.next()?;
-    let hex = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit());
-    let valid = hex(version, 2)
-        && version != "ff"
-        && hex(trace, 32)
-        && trace.bytes().any(|b| b != b'0')
-        && hex(parent, 16)
-        && parent.bytes().any(|b| b != b'0')
-        && hex(flags, 2);
-    valid.then_some((trace, parent))
 }
 
 #[cfg(test)]

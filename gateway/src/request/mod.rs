@@ -3,3 +3,4 @@
 pub mod chat_request;
 pub mod identity;
 pub mod routing;
+pub mod trace;

@@ -53,6 +53,7 @@ pub async fn serve(
         budget_end,
         check: &check,
         redactor: &live.redactor,
+        trace: log.trace.as_ref(),
     };
     if stream {
         let buffer = route.policy.stream_json == StreamJson::Buffer
@@ -64,8 +65,8 @@ pub async fn serve(
             budget_end,
             stream: true,
         };
-        let end = fallback::run(chain, &mut log.chain, |i| {
-            ctx.stream(&route.targets[i], buffer)
+        let end = fallback::run(chain, &mut log.chain, |i, start| {
+            ctx.stream(&route.targets[i], start, buffer)
         })
         .await;
         let continuation = (route.policy.mid_stream == MidStream::Continue).then(|| Continuing {
@@ -81,7 +82,10 @@ pub async fn serve(
             budget_end,
             stream: false,
         };
-        let end = fallback::run(chain, &mut log.chain, |i| ctx.complete(&route.targets[i])).await;
+        let end = fallback::run(chain, &mut log.chain, |i, start| {
+            ctx.complete(&route.targets[i], start)
+        })
+        .await;
         complete_response(route, end, log)
     }
 }
@@ -161,6 +165,9 @@ fn complete_response(
     }
     log.usage = answer.completion.usage();
     log.json_valid = answer.json_valid;
+    if log.trace.is_some() {
+        note_answer(&answer.completion.json, &mut log);
+    }
     // The client gets the provider's bytes as they came; the record takes the parsed message.
     let switchboard_providers::Completion { body, mut json } = answer.completion;
     log.output = json.pointer_mut("/choices/0/message").map(Value::take);
@@ -173,6 +180,28 @@ fn complete_response(
     log.served = Some(served);
     log.finish(RequestStatus::Success, 200, None);
     response
+}
+
+/// The answer's `id` and each choice's `finish_reason`, for the request's span.
+fn note_answer(json: &Value, log: &mut RequestLog) {
+    log.response_id = json.get("id").and_then(Value::as_str).map(str::to_owned);
+    log.finish_reasons = json
+        .get("choices")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.get("finish_reason").and_then(Value::as_str))
+        .map(str::to_owned)
+        .collect();
+}
+
+/// A stream chunk's `id`.
+fn chunk_id(data: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Id {
+        id: Option<String>,
+    }
+    serde_json::from_slice::<Id>(data).ok()?.id
 }
 
 /// What a stream needs to continue on another target (`mid_stream = "continue"`).
@@ -196,6 +225,9 @@ fn stream_response(
     };
     warn_dropped_fields(route, index, &mut log);
     let served = served(route, index, &mut log);
+    if log.trace.is_some() {
+        log.response_id = committed.held.first().and_then(|c| chunk_id(&c.data));
+    }
     if let Some(first) = committed.clock.first_content {
         let ttft = first.into_std().saturating_duration_since(log.started());
         log.time_to_first_token = Some(ttft);
@@ -299,7 +331,7 @@ fn set_headers(
         .chain
         .attempts
         .last()
-        .map_or(index, |(position, _)| *position);
+        .map_or(index, |noted| noted.position);
     headers.insert("x-switchboard-fallback-index", HeaderValue::from(position));
     if log.chain.hedged {
         headers.insert("x-switchboard-hedged", HeaderValue::from_static("true"));

@@ -15,8 +15,8 @@ use crate::http::sse;
 use crate::request_log::RequestLog;
 use switchboard_record::{RequestStatus, Usage};
 
-use crate::engine::attempt::{AttemptContext, Committed};
-use crate::engine::fallback::Attempted;
+use crate::engine::attempt::{AttemptContext, AttemptStart, Committed};
+use crate::engine::fallback::{Attempted, NotedAttempt};
 use crate::engine::json_check::JsonCheck;
 
 use super::continuation::{ChunkIdentity, Continuation, drop_repeated_whitespace, request_body};
@@ -101,8 +101,11 @@ impl Relay {
             (before, now) => now.or(before),
         };
         log.json_valid = json_valid;
-        if let Some((_, attempt)) = progress.attempt.and_then(|i| log.chain.attempts.get_mut(i)) {
-            attempt.latency = clock.started.elapsed().as_secs_f64();
+        if log.trace.is_some() {
+            log.finish_reasons = output.finish_reason.iter().cloned().collect();
+        }
+        if let Some(noted) = progress.attempt.and_then(|i| log.chain.attempts.get_mut(i)) {
+            noted.record.latency = clock.started.elapsed().as_secs_f64();
         }
         match end {
             End::Done => {
@@ -126,9 +129,9 @@ impl Relay {
             End::Failed(kind, message) => {
                 if !settled {
                     log.metrics.attempt_failed(kind);
-                    if let Some((_, attempt)) = log.chain.attempts.last_mut() {
-                        attempt.error_kind = Some(kind);
-                        attempt.error_message = Some(message.clone());
+                    if let Some(noted) = log.chain.attempts.last_mut() {
+                        noted.record.error_kind = Some(kind);
+                        noted.record.error_message = Some(message.clone());
                     }
                 }
                 log.output = Some(output.message());
@@ -225,8 +228,13 @@ impl Relay {
                     budget_end: next.budget_end,
                     check: &self.check,
                     redactor: &next.live.redactor,
+                    trace: self.log.trace.as_ref(),
                 };
-                let Attempted { result, mut record } = ctx.stream(target, false).await;
+                let Attempted {
+                    result,
+                    mut record,
+                    start,
+                } = ctx.stream(target, AttemptStart::now(target), false).await;
                 record.continuation = true;
                 // A continuation is an attempt like any other for the target's breaker.
                 let ttft = record.time_to_first_token.map(Duration::from_secs_f64);
@@ -241,8 +249,12 @@ impl Relay {
                         .state
                         .record(failed.is_some(), ttft, circuit_failures, open);
                 }
-                let position = self.log.chain.attempts.last().map_or(0, |(p, _)| p + 1);
-                self.log.chain.attempts.push((position, record));
+                let position = self.log.chain.attempts.last().map_or(0, |n| n.position + 1);
+                self.log.chain.attempts.push(NotedAttempt {
+                    position,
+                    record,
+                    start,
+                });
                 match result {
                     Ok(committed) => {
                         next.route.targets[next.serving]
@@ -319,13 +331,13 @@ impl Relay {
             .metrics
             .labelled(&self.log.labels)
             .attempt_failed(*kind);
-        if let Some((_, attempt)) = progress
+        if let Some(noted) = progress
             .attempt
             .and_then(|i| self.log.chain.attempts.get_mut(i))
         {
-            attempt.error_kind = Some(*kind);
-            attempt.error_message = Some(message.clone());
-            attempt.latency = self.committed.clock.started.elapsed().as_secs_f64();
+            noted.record.error_kind = Some(*kind);
+            noted.record.error_message = Some(message.clone());
+            noted.record.latency = self.committed.clock.started.elapsed().as_secs_f64();
         }
     }
 }

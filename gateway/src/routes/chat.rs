@@ -8,6 +8,7 @@ use crate::http::body::ResponseBody;
 use crate::http::error::GatewayError;
 use crate::http::read_body::read_limited;
 use crate::request::chat_request::ChatRequest;
+use crate::request::trace::trace_context;
 use crate::request_log::RequestLog;
 use crate::respond;
 use crate::state::AppState;
@@ -16,6 +17,10 @@ use crate::telemetry::metrics;
 /// Serves one chat completion; every path out of here ends the request's record.
 pub async fn handle(state: &AppState, request: Request<Incoming>) -> Response<ResponseBody> {
     let mut log = RequestLog::start(&state.records);
+    if log.traced() {
+        // From the headers first: a request refused before its body is read has a span too.
+        log.trace = Some(trace_context(None, request.headers()));
+    }
     // A semaphore rather than tower's ConcurrencyLimit: that layer gives its permit back when
     // the response head is sent, and a stream is in flight until its record is written.
     match state.requests.clone().try_acquire_owned() {
@@ -39,6 +44,9 @@ pub async fn handle(state: &AppState, request: Request<Incoming>) -> Response<Re
     log.model.clone_from(&request.model);
     log.stream = request.stream;
     log.identity = std::mem::take(&mut request.identity);
+    if log.traced() {
+        log.trace = Some(trace_context(Some(&log.identity), &parts.headers));
+    }
     log.labels = state.metadata_labels.values(&log.identity.metadata);
     log.metrics = log.metrics.labelled(&log.labels);
     let Some(route) = live.routes.resolve(&request.model) else {

@@ -10,7 +10,8 @@ pub struct Redactor {
 }
 
 impl Redactor {
-    /// Collects the provider keys, header values, client keys and admin key of `config`.
+    /// Collects the provider keys, header values, client keys, admin key and `[otel]` header
+    /// values of `config`.
     pub fn from_config(config: &Config) -> Redactor {
         let mut secrets: Vec<String> = config
             .providers
@@ -18,6 +19,7 @@ impl Redactor {
             .flat_map(|p| p.api_key.iter().chain(p.headers.values()))
             .chain(config.server.api_keys.iter())
             .chain(config.server.admin_key.iter())
+            .chain(config.otel.headers.values())
             .filter(|s| s.len() >= 6)
             .cloned()
             .collect();

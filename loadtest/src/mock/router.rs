@@ -81,6 +81,15 @@ where
         messages::messages(&shared, &parts.headers, &json, &model).await
     } else if parts.method == Method::GET && path.ends_with("/models") {
         json_response(StatusCode::OK, openai::models_body())
+    } else if parts.method == Method::POST && path == "/v1/traces" {
+        // An OpenTelemetry collector that takes every OTLP/HTTP export (for benchmarks of
+        // `[otel]`): the empty protobuf message is ExportTraceServiceResponse's success.
+        let mut response = Response::new(stream::full(Bytes::new()));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-protobuf"),
+        );
+        response
     } else {
         error(
             StatusCode::NOT_FOUND,

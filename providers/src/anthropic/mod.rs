@@ -73,6 +73,7 @@ impl AnthropicProvider {
             &self.client,
             &self.url,
             &self.headers,
+            request.trace,
             crate::post_json::encode(&body)?,
             self.body_limit,
         )
@@ -96,5 +97,9 @@ impl Provider for AnthropicProvider {
 
     fn dropped_fields(&self, body: &Map<String, Value>) -> Vec<String> {
         dropped_fields(body)
+    }
+
+    fn otel_name(&self) -> &'static str {
+        "anthropic"
     }
 }
