@@ -19,7 +19,8 @@
 # PROFILE (1), WRITE (1), MOCK_CPU (0), GW_CPU (1), MOCK_PORT (19000), GW_PORT (19100),
 # REDIS_PORT (19200), LONG_CHUNK_MS (500), CONSUME_N (100000), SWITCHBOARD_BIN (default:
 # target/release/switchboard, built here; SWITCHBOARD_COMMIT / SWITCHBOARD_DIRTY then label it),
-# PEER_DUR (6), PEER_WARM (2), PEER_GATEWAYS.
+# PEER_DUR (6), PEER_WARM (2), PEER_GATEWAYS, OTEL (0; 1: every gateway run exports its spans
+# with [otel] to the mock provider's OTLP endpoint, the export thread on the gateway's CPU).
 set -uo pipefail
 # The whole script is one brace group, parsed before it runs: editing this file while a run is
 # going does not change what that run does.
@@ -43,6 +44,7 @@ PEER_DUR="${PEER_DUR:-6}"
 PEER_WARM="${PEER_WARM:-2}"
 PEER_GATEWAYS="${PEER_GATEWAYS:-direct litellm portkey ours ours@redis}"
 PROFILE="${PROFILE:-1}"
+OTEL="${OTEL:-0}"
 WRITE="${WRITE:-1}"
 ALL_SETTINGS="ns_c1 ns_c64 ns_c256 open_5k st_c1 st_c64 rss_1k rss_5k fault_ns fault_st pipeline"
 SETTINGS="${SETTINGS:-$ALL_SETTINGS}"
@@ -208,6 +210,9 @@ retries = 0
 first_token_timeout_ms = 200
 timeout_ms = 300
 EOF
+  if [[ $OTEL == 1 ]]; then
+    printf '\n[otel]\nendpoint = "http://127.0.0.1:%s"\n' "$MOCK_PORT" >>"$GW_DIR/switchboard.toml"
+  fi
   taskset -c "$GW_CPU" timeout -k 5 900 env RUST_LOG=warn "$SWITCHBOARD_BIN" serve \
     --config "$GW_DIR/switchboard.toml" >"$GW_DIR/gateway.log" 2>&1 &
   GW_PID=$!

@@ -225,10 +225,10 @@ impl RequestLog {
             // The record names the spans it is part of.
             record
                 .trace_unique_id
-                .get_or_insert_with(|| trace.trace_id.to_string());
+                .get_or_insert_with(|| trace.trace_id_hex());
             record
                 .span_unique_id
-                .get_or_insert_with(|| trace.span_id.to_string());
+                .get_or_insert_with(|| trace.span_id_hex());
             spans.submit(parts.into_spans(&record, trace, self.start_time, latency));
         }
         self.sink.submit(record);

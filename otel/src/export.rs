@@ -1,32 +1,38 @@
-//! The export side: a bounded queue the request path drops its spans into without waiting,
-//! and one thread that turns them into span data, batches them and sends each batch with
-//! `opentelemetry-otlp`'s HTTP/protobuf exporter.
+//! The export side: a bounded queue the request path drops its span facts into without
+//! waiting, and one thread that encodes them as OTLP protobuf ([`crate::otlp`]), batches them
+//! and posts each batch to the collector's `/v1/traces`.
 //!
-//! Written here rather than using the SDK's `BatchSpanProcessor` for two reasons: that
-//! processor takes spans from the SDK's tracer, which picks span ids itself when a span
-//! starts, while an attempt's id must be known before it starts (it goes upstream in the
-//! attempt's `traceparent`) and the spans are only built once the request is over; and it
-//! counts the spans it drops in a private field, where `switchboard_otel_spans_dropped_total`
-//! needs them.
+//! Not the SDK's `BatchSpanProcessor` and `opentelemetry-otlp` exporter: that processor takes
+//! spans from the SDK's tracer, which picks span ids itself when a span starts, while an
+//! attempt's id must be known before it starts (it goes upstream in the attempt's
+//! `traceparent`) and the spans are only built once the request is over; it counts the spans
+//! it drops in a private field, where `switchboard_otel_spans_dropped_total` needs them; and
+//! the exporter's conversion costs six times the CPU budget (see [`crate::otlp`]). The
+//! retry policy below is the one the OTLP specification recommends.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use metrics::Counter;
-use opentelemetry::{InstrumentationScope, KeyValue};
-use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
-use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::trace::{SpanData, SpanExporter as _};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use switchboard_config::OtelConfig;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::OtelError;
-use crate::genai::{BodyRedactor, to_span_data};
+use crate::genai::{BodyRedactor, write_spans};
+use crate::otlp::{ExportHead, SpanBuffer};
 use crate::request_spans::RequestSpans;
 
 /// Spans sent in one OTLP request at most.
 const MAX_BATCH_SPANS: usize = 512;
+/// The queue is read at least this often (and every `export_interval_ms` when that is
+/// shorter): at 8,192 requests of queue, up to 80k requests a second pass without a drop.
+const MAX_DRAIN_INTERVAL: Duration = Duration::from_millis(100);
+/// Tries after the first for an export the collector may take later (429, 502, 503, 504, or
+/// no connection), backing off from 100 ms, doubling, at most 1.6 s or its Retry-After.
+const RETRIES: u32 = 3;
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_millis(1600);
 /// How often a failing collector is written about in the gateway's log.
 const WARN_EVERY: Duration = Duration::from_secs(60);
 
@@ -35,7 +41,7 @@ pub struct SpanExport {
     tx: mpsc::Sender<RequestSpans>,
     capture_bodies: bool,
     dropped_queue_full: Counter,
-    stop: Mutex<Option<Stop>>,
+    stop: std::sync::Mutex<Option<Stop>>,
 }
 
 struct Stop {
@@ -52,9 +58,9 @@ impl std::fmt::Debug for SpanExport {
 }
 
 impl SpanExport {
-    /// Starts the export thread for `config` (whose `endpoint` must be set: `Ok(None)`
-    /// otherwise). `redact` rewrites captured bodies (`[logging] redact`). Call after the
-    /// metrics recorder is installed.
+    /// Starts the export thread for `config` (`Ok(None)` when `endpoint` is not set).
+    /// `redact` rewrites captured bodies (`[logging] redact`). Call after the metrics
+    /// recorder is installed.
     pub fn start(
         config: &OtelConfig,
         redact: Option<BodyRedactor>,
@@ -63,45 +69,39 @@ impl SpanExport {
             return Ok(None);
         };
         let url = traces_url(endpoint)?;
-        let timeout = Duration::from_millis(config.export_timeout_ms);
+        let mut headers = HeaderMap::new();
+        for (name, value) in &config.headers {
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| OtelError::Header(name.clone()))?;
+            let mut value =
+                HeaderValue::from_str(value).map_err(|_| OtelError::Header(name.to_string()))?;
+            value.set_sensitive(true);
+            headers.insert(name, value);
+        }
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/x-protobuf"),
+        );
         // reqwest is built without a default crypto provider; the gateway's is ring (a second
         // install is a no-op error, ignored).
         let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
-            .timeout(timeout)
+            .timeout(Duration::from_millis(config.export_timeout_ms))
+            .tcp_nodelay(true)
             .build()
-            .map_err(|e| OtelError::Exporter(e.to_string()))?;
-        let headers: HashMap<String, String> = config
-            .headers
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        let mut exporter = opentelemetry_otlp::SpanExporter::builder()
-            .with_http()
-            .with_http_client(client)
-            .with_protocol(Protocol::HttpBinary)
-            .with_endpoint(url.clone())
-            .with_timeout(timeout)
-            .with_headers(headers)
-            .build()
-            .map_err(|e| OtelError::Exporter(e.to_string()))?;
-        let resource = Resource::builder_empty()
-            .with_service_name(config.service_name.clone())
-            .with_attribute(KeyValue::new("service.version", env!("CARGO_PKG_VERSION")))
-            .build();
-        exporter.set_resource(&resource);
+            .map_err(|e| OtelError::Client(e.without_url().to_string()))?;
         let (tx, rx) = mpsc::channel(config.queue_capacity);
         let (signal, stopped) = oneshot::channel();
         let (done_tx, done) = std::sync::mpsc::channel();
         let worker = Worker {
             rx,
-            exporter,
-            scope: InstrumentationScope::builder("switchboard")
-                .with_version(env!("CARGO_PKG_VERSION"))
-                .build(),
+            client,
+            url,
+            headers,
+            head: ExportHead::new(&config.service_name, env!("CARGO_PKG_VERSION")),
+            buffer: SpanBuffer::default(),
             redact,
             interval: Duration::from_millis(config.export_interval_ms),
-            endpoint: url,
             exported: metrics::counter!("switchboard_otel_spans_exported_total"),
             dropped_failed: metrics::counter!(
                 "switchboard_otel_spans_dropped_total",
@@ -130,7 +130,7 @@ impl SpanExport {
                 "switchboard_otel_spans_dropped_total",
                 "reason" => "queue_full"
             ),
-            stop: Mutex::new(Some(Stop { signal, done })),
+            stop: std::sync::Mutex::new(Some(Stop { signal, done })),
         }))
     }
 
@@ -179,11 +179,13 @@ fn traces_url(endpoint: &str) -> Result<String, OtelError> {
 
 struct Worker {
     rx: mpsc::Receiver<RequestSpans>,
-    exporter: opentelemetry_otlp::SpanExporter,
-    scope: InstrumentationScope,
+    client: reqwest::Client,
+    url: String,
+    headers: HeaderMap,
+    head: ExportHead,
+    buffer: SpanBuffer,
     redact: Option<BodyRedactor>,
     interval: Duration,
-    endpoint: String,
     exported: Counter,
     dropped_failed: Counter,
     last_warning: Option<Instant>,
@@ -192,49 +194,50 @@ struct Worker {
 
 impl Worker {
     async fn run(mut self, mut stopped: oneshot::Receiver<()>) {
-        let mut batch: Vec<SpanData> = Vec::with_capacity(MAX_BATCH_SPANS);
-        let mut tick = tokio::time::interval(self.interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The queue is read on a timer, not awaited: a request handing its spans over then
+        // never wakes this thread (a futex call and a context switch per request otherwise).
+        let mut drain = tokio::time::interval(self.interval.min(MAX_DRAIN_INTERVAL));
+        drain.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_export = Instant::now();
         loop {
-            tokio::select! {
+            let stopping = tokio::select! {
                 biased;
-                _ = &mut stopped => break,
-                next = self.rx.recv() => match next {
-                    Some(spans) => {
-                        self.add(spans, &mut batch);
-                        if batch.len() >= MAX_BATCH_SPANS {
-                            self.export(&mut batch).await;
+                _ = &mut stopped => true,
+                _ = drain.tick() => false,
+            };
+            let closed = loop {
+                match self.rx.try_recv() {
+                    Ok(spans) => {
+                        write_spans(spans, self.redact.as_ref(), &mut self.buffer);
+                        if self.buffer.len() >= MAX_BATCH_SPANS {
+                            self.export().await;
+                            last_export = Instant::now();
                         }
                     }
-                    None => break,
-                },
-                _ = tick.tick() => self.export(&mut batch).await,
+                    Err(mpsc::error::TryRecvError::Empty) => break false,
+                    Err(mpsc::error::TryRecvError::Disconnected) => break true,
+                }
+            };
+            // Shutting down, what is queued still goes.
+            if stopping || closed || last_export.elapsed() >= self.interval {
+                self.export().await;
+                last_export = Instant::now();
+            }
+            if stopping || closed {
+                break;
             }
         }
-        // Shutting down: what is queued still goes, in full batches.
-        while let Ok(spans) = self.rx.try_recv() {
-            self.add(spans, &mut batch);
-            if batch.len() >= MAX_BATCH_SPANS {
-                self.export(&mut batch).await;
-            }
-        }
-        self.export(&mut batch).await;
-        let _ = self.exporter.shutdown();
     }
 
-    fn add(&self, spans: RequestSpans, batch: &mut Vec<SpanData>) {
-        to_span_data(spans, &self.scope, self.redact.as_ref(), batch);
-    }
-
-    async fn export(&mut self, batch: &mut Vec<SpanData>) {
-        if batch.is_empty() {
+    async fn export(&mut self) {
+        if self.buffer.is_empty() {
             return;
         }
-        let spans = std::mem::replace(batch, Vec::with_capacity(MAX_BATCH_SPANS));
-        let count = spans.len() as u64;
-        match self.exporter.export(spans).await {
+        let count = self.buffer.len() as u64;
+        let body = Bytes::from(self.buffer.take_request(&self.head));
+        match self.post(body).await {
             Ok(()) => self.exported.increment(count),
-            Err(e) => {
+            Err(why) => {
                 self.dropped_failed.increment(count);
                 self.dropped_since_warning += count;
                 let due = self
@@ -242,14 +245,56 @@ impl Worker {
                     .is_none_or(|at| at.elapsed() >= WARN_EVERY);
                 if due {
                     tracing::warn!(
-                        "OpenTelemetry export to {} failed ({e}): {} span(s) dropped since the last warning; requests are not affected",
-                        self.endpoint,
+                        "OpenTelemetry export to {} failed ({why}): {} span(s) dropped since the last warning; requests are not affected",
+                        self.url,
                         self.dropped_since_warning
                     );
                     self.last_warning = Some(Instant::now());
                     self.dropped_since_warning = 0;
                 }
             }
+        }
+    }
+
+    /// Posts one export, retrying what the collector may take later.
+    async fn post(&self, body: Bytes) -> Result<(), String> {
+        let mut backoff = FIRST_BACKOFF;
+        let mut tries = 0;
+        loop {
+            let sent = self
+                .client
+                .post(&self.url)
+                .headers(self.headers.clone())
+                .body(body.clone())
+                .send()
+                .await;
+            let (why, retry_after) = match sent {
+                Ok(response) if response.status().is_success() => {
+                    // Read to the end (a small ExportTraceServiceResponse) so the connection
+                    // is reused.
+                    let _ = response.bytes().await;
+                    return Ok(());
+                }
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    if !matches!(status, 429 | 502 | 503 | 504) {
+                        return Err(format!("the collector answered HTTP {status}"));
+                    }
+                    let retry_after = response
+                        .headers()
+                        .get("retry-after")
+                        .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok())
+                        .map(Duration::from_secs);
+                    (format!("the collector answered HTTP {status}"), retry_after)
+                }
+                Err(e) => (e.without_url().to_string(), None),
+            };
+            if tries == RETRIES {
+                return Err(why);
+            }
+            tries += 1;
+            tokio::time::sleep(retry_after.unwrap_or(backoff).min(MAX_BACKOFF)).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
         }
     }
 }

@@ -1,20 +1,17 @@
 //! A finished request as OpenTelemetry spans, named and attributed by the GenAI semantic
-//! conventions (`gen_ai.*`), plus Switchboard's own `switchboard.*` attributes.
+//! conventions (`gen_ai.*`), plus Switchboard's own `switchboard.*` attributes, written as
+//! OTLP protobuf ([`crate::otlp`]).
 //!
 //! The request span is `chat {model}` (kind server: the gateway received it); each upstream
 //! attempt is a child `chat {provider model}` (kind client: the gateway made it), whose id is
 //! the parent the attempt's `traceparent` named upstream.
 
-use std::borrow::Cow;
 use std::time::{Duration, SystemTime};
 
-use opentelemetry::trace::{Event, SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceState};
-use opentelemetry::{Array, InstrumentationScope, KeyValue, StringValue, Value};
-use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks};
 use switchboard_record::RequestStatus;
 
 use crate::names as semconv;
-
+use crate::otlp::{AttrValue, Kind, SpanBuffer, StatusCode};
 use crate::request_spans::{AttemptSpan, RequestFacts, RequestParams, RequestSpans};
 
 /// The name of the event carrying the first token's time on an attempt span.
@@ -25,81 +22,78 @@ pub const BODIES_EVENT: &str = "gen_ai.client.inference.operation.details";
 /// Rewrites a body before it leaves the process (`[logging] redact`).
 pub type BodyRedactor = std::sync::Arc<dyn Fn(&mut serde_json::Value) + Send + Sync>;
 
-/// Turns `spans` into span data under `scope`; bodies pass through `redact` first.
-pub fn to_span_data(
-    spans: RequestSpans,
-    scope: &InstrumentationScope,
-    redact: Option<&BodyRedactor>,
-    out: &mut Vec<SpanData>,
-) {
+/// Writes the spans of one request into `out`; bodies pass through `redact` first.
+pub fn write_spans(spans: RequestSpans, redact: Option<&BodyRedactor>, out: &mut SpanBuffer) {
     let RequestSpans {
         context,
         start,
         duration,
-        request,
+        mut request,
         attempts,
     } = spans;
-    let state = context
-        .tracestate
-        .as_deref()
-        .and_then(|s| s.parse::<TraceState>().ok())
-        .unwrap_or_default();
-    let span_context = |span_id: SpanId| {
-        SpanContext::new(
-            context.trace_id,
-            span_id,
-            TraceFlags::SAMPLED,
-            false,
-            state.clone(),
-        )
-    };
-    let stream = request.stream;
-    for attempt in attempts {
-        let start = start + attempt.offset;
-        out.push(attempt_span(
-            span_context(attempt.span_id),
-            context.span_id,
-            start,
-            stream,
+    let trace_id = context.trace_id.to_bytes();
+    let request_span = context.span_id.to_bytes();
+    let state = context.tracestate.as_deref();
+    let start_ns = unix_nanos(start);
+    for attempt in &attempts {
+        let begin = start_ns.saturating_add(nanos(attempt.offset));
+        write_attempt(
+            out,
+            trace_id,
+            request_span,
+            state,
+            begin,
+            request.stream,
             attempt,
-            scope,
-        ));
+        );
     }
-    let end = start + duration;
-    let name = match request.model.as_str() {
-        "" => Cow::Borrowed("chat"),
-        model => Cow::Owned(format!("chat {model}")),
+    let end_ns = start_ns.saturating_add(nanos(duration));
+    let bodies = take_bodies(&mut request, redact);
+    let mut span = out.span();
+    span.ids(
+        trace_id,
+        request_span,
+        context.parent_id.map(|p| p.to_bytes()),
+        state,
+    )
+    .name(
+        if request.model.is_empty() {
+            "chat"
+        } else {
+            "chat "
+        },
+        &request.model,
+    )
+    .kind(Kind::Server)
+    .times(start_ns, end_ns)
+    .flags(context.parent_id.is_some());
+    let failed = request.status == Some(RequestStatus::Error);
+    request_attributes(&mut span, &request, failed);
+    if !bodies.is_empty() {
+        let attributes: Vec<(&str, AttrValue<'_>)> = bodies
+            .iter()
+            .map(|(key, text)| (*key, AttrValue::Str(text)))
+            .collect();
+        span.event(BODIES_EVENT, end_ns, &attributes);
+    }
+    match (failed, request.error_message.as_deref()) {
+        (true, message) => span.status(StatusCode::Error, message.unwrap_or("")),
+        (false, _) => span.status(StatusCode::Unset, ""),
     };
-    let (attributes, status, events) = request_attributes(request, end, redact);
-    out.push(SpanData {
-        span_context: span_context(context.span_id),
-        parent_span_id: context.parent_id.unwrap_or(SpanId::INVALID),
-        parent_span_is_remote: context.parent_id.is_some(),
-        span_kind: SpanKind::Server,
-        name,
-        start_time: start,
-        end_time: end,
-        attributes,
-        dropped_attributes_count: 0,
-        events: span_events(events),
-        links: SpanLinks::default(),
-        status,
-        instrumentation_scope: scope.clone(),
-    });
+    span.finish();
 }
 
 fn request_attributes(
-    request: RequestFacts,
-    end: SystemTime,
-    redact: Option<&BodyRedactor>,
-) -> (Vec<KeyValue>, Status, Vec<Event>) {
+    span: &mut crate::otlp::SpanWriter<'_>,
+    request: &RequestFacts,
+    failed: bool,
+) {
     let RequestFacts {
         request_id,
         model,
         stream,
         status,
         status_code,
-        error_message,
         error_type,
         provider_name,
         provider_id,
@@ -111,80 +105,66 @@ fn request_attributes(
         time_to_first_token,
         fallback_used,
         params,
-        input,
-        output,
+        ..
     } = request;
-    let mut attributes = Vec::with_capacity(24);
-    attributes.push(KeyValue::new(semconv::GEN_AI_OPERATION_NAME, "chat"));
+    span.attr(semconv::GEN_AI_OPERATION_NAME, AttrValue::Str("chat"));
     if !model.is_empty() {
-        attributes.push(KeyValue::new(semconv::GEN_AI_REQUEST_MODEL, model));
+        span.attr(semconv::GEN_AI_REQUEST_MODEL, AttrValue::Str(model));
     }
-    attributes.push(KeyValue::new(semconv::GEN_AI_REQUEST_STREAM, stream));
+    span.attr(semconv::GEN_AI_REQUEST_STREAM, AttrValue::Bool(*stream));
     if let Some(name) = provider_name {
-        attributes.push(KeyValue::new(semconv::GEN_AI_PROVIDER_NAME, name));
+        span.attr(semconv::GEN_AI_PROVIDER_NAME, AttrValue::Str(name));
     }
     if let Some(model) = response_model {
-        attributes.push(KeyValue::new(semconv::GEN_AI_RESPONSE_MODEL, model));
+        span.attr(semconv::GEN_AI_RESPONSE_MODEL, AttrValue::Str(model));
     }
     if let Some(id) = response_id {
-        attributes.push(KeyValue::new(semconv::GEN_AI_RESPONSE_ID, id));
+        span.attr(semconv::GEN_AI_RESPONSE_ID, AttrValue::Str(id));
     }
     if !finish_reasons.is_empty() {
-        let reasons = finish_reasons.into_iter().map(StringValue::from).collect();
-        attributes.push(KeyValue::new(
+        span.attr(
             semconv::GEN_AI_RESPONSE_FINISH_REASONS,
-            Value::Array(Array::String(reasons)),
-        ));
+            AttrValue::StrArray(finish_reasons),
+        );
     }
     if let Some(usage) = usage {
-        attributes.push(KeyValue::new(
+        span.attr(
             semconv::GEN_AI_USAGE_INPUT_TOKENS,
-            saturating_i64(usage.prompt_tokens),
-        ));
-        attributes.push(KeyValue::new(
+            AttrValue::Int(saturating_i64(usage.prompt_tokens)),
+        );
+        span.attr(
             semconv::GEN_AI_USAGE_OUTPUT_TOKENS,
-            saturating_i64(usage.completion_tokens),
-        ));
+            AttrValue::Int(saturating_i64(usage.completion_tokens)),
+        );
     }
     if let Some(id) = conversation_id {
-        attributes.push(KeyValue::new(semconv::GEN_AI_CONVERSATION_ID, id));
+        span.attr(semconv::GEN_AI_CONVERSATION_ID, AttrValue::Str(id));
     }
-    push_params(params, &mut attributes);
-    if let (true, Some(ttft)) = (stream, time_to_first_token) {
-        attributes.push(KeyValue::new(
+    write_params(span, params);
+    if let (true, Some(ttft)) = (*stream, time_to_first_token) {
+        span.attr(
             semconv::GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
-            ttft.as_secs_f64(),
-        ));
+            AttrValue::Double(ttft.as_secs_f64()),
+        );
     }
-    attributes.push(KeyValue::new(
+    span.attr(
         semconv::HTTP_RESPONSE_STATUS_CODE,
-        i64::from(status_code),
-    ));
-    let failed = status == Some(RequestStatus::Error);
-    if let Some(kind) = error_type.filter(|_| failed) {
-        attributes.push(KeyValue::new(semconv::ERROR_TYPE, kind));
+        AttrValue::Int(i64::from(*status_code)),
+    );
+    if let Some(kind) = error_type.as_deref().filter(|_| failed) {
+        span.attr(semconv::ERROR_TYPE, AttrValue::Str(kind));
     }
-    attributes.push(KeyValue::new("switchboard.request.id", request_id));
+    span.attr("switchboard.request.id", AttrValue::Str(request_id));
     if let Some(id) = provider_id {
-        attributes.push(KeyValue::new("switchboard.provider", id));
+        span.attr("switchboard.provider", AttrValue::Str(id));
     }
     if let Some(status) = status {
-        attributes.push(KeyValue::new("switchboard.status", status.as_str()));
+        span.attr("switchboard.status", AttrValue::Str(status.as_str()));
     }
-    attributes.push(KeyValue::new("switchboard.fallback_used", fallback_used));
-    let status = match (failed, error_message) {
-        (true, Some(message)) => Status::error(message),
-        (true, None) => Status::error(""),
-        (false, _) => Status::Unset,
-    };
-    let mut events = Vec::new();
-    if input.is_some() || output.is_some() {
-        events.push(bodies_event(input, output, end, redact));
-    }
-    (attributes, status, events)
+    span.attr("switchboard.fallback_used", AttrValue::Bool(*fallback_used));
 }
 
-fn push_params(params: RequestParams, attributes: &mut Vec<KeyValue>) {
+fn write_params(span: &mut crate::otlp::SpanWriter<'_>, params: &RequestParams) {
     let RequestParams {
         temperature,
         top_p,
@@ -203,7 +183,7 @@ fn push_params(params: RequestParams, attributes: &mut Vec<KeyValue>) {
     ];
     for (key, value) in floats {
         if let Some(value) = value {
-            attributes.push(KeyValue::new(key, value));
+            span.attr(key, AttrValue::Double(*value));
         }
     }
     let ints = [
@@ -213,121 +193,386 @@ fn push_params(params: RequestParams, attributes: &mut Vec<KeyValue>) {
     ];
     for (key, value) in ints {
         if let Some(value) = value {
-            attributes.push(KeyValue::new(key, value));
+            span.attr(key, AttrValue::Int(*value));
         }
     }
     if !stop_sequences.is_empty() {
-        let stops = stop_sequences.into_iter().map(StringValue::from).collect();
-        attributes.push(KeyValue::new(
+        span.attr(
             semconv::GEN_AI_REQUEST_STOP_SEQUENCES,
-            Value::Array(Array::String(stops)),
-        ));
+            AttrValue::StrArray(stop_sequences),
+        );
     }
 }
 
-fn bodies_event(
-    input: Option<serde_json::Value>,
-    output: Option<serde_json::Value>,
-    at: SystemTime,
+/// The captured bodies as JSON text, redacted: `gen_ai.input.messages`, and
+/// `gen_ai.output.messages` as a list (the conventions keep one message per choice).
+fn take_bodies(
+    request: &mut RequestFacts,
     redact: Option<&BodyRedactor>,
-) -> Event {
-    let mut attributes = Vec::with_capacity(2);
+) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    let output = request
+        .output
+        .take()
+        .map(|m| serde_json::Value::Array(vec![m]));
     for (key, value) in [
-        (semconv::GEN_AI_INPUT_MESSAGES, input),
-        // The conventions keep output messages as a list, one per choice.
-        (
-            semconv::GEN_AI_OUTPUT_MESSAGES,
-            output.map(|m| serde_json::Value::Array(vec![m])),
-        ),
+        (semconv::GEN_AI_INPUT_MESSAGES, request.input.take()),
+        (semconv::GEN_AI_OUTPUT_MESSAGES, output),
     ] {
         let Some(mut value) = value else { continue };
         if let Some(redact) = redact {
             redact(&mut value);
         }
-        attributes.push(KeyValue::new(key, value.to_string()));
+        out.push((key, value.to_string()));
     }
-    Event::new(BODIES_EVENT, at, attributes, 0)
+    out
 }
 
-fn attempt_span(
-    span_context: SpanContext,
-    parent: SpanId,
-    start: SystemTime,
+fn write_attempt(
+    out: &mut SpanBuffer,
+    trace_id: [u8; 16],
+    parent: [u8; 8],
+    state: Option<&str>,
+    start_ns: u64,
     stream: bool,
-    attempt: AttemptSpan,
-    scope: &InstrumentationScope,
-) -> SpanData {
+    attempt: &AttemptSpan,
+) {
     let AttemptSpan {
+        span_id,
         provider_name,
         record,
         ..
     } = attempt;
-    let end = start + Duration::from_secs_f64(record.latency.max(0.0));
-    let name = Cow::Owned(format!("chat {}", record.provider_model));
-    let mut attributes = Vec::with_capacity(12);
-    attributes.push(KeyValue::new(semconv::GEN_AI_OPERATION_NAME, "chat"));
-    attributes.push(KeyValue::new(semconv::GEN_AI_PROVIDER_NAME, provider_name));
-    attributes.push(KeyValue::new(
-        semconv::GEN_AI_REQUEST_MODEL,
-        record.provider_model,
-    ));
-    attributes.push(KeyValue::new(semconv::GEN_AI_REQUEST_STREAM, stream));
+    let latency = Duration::from_secs_f64(record.latency.max(0.0));
+    let mut span = out.span();
+    span.ids(trace_id, span_id.to_bytes(), Some(parent), state)
+        .name("chat ", &record.provider_model)
+        .kind(Kind::Client)
+        .times(start_ns, start_ns.saturating_add(nanos(latency)))
+        .flags(false)
+        .attr(semconv::GEN_AI_OPERATION_NAME, AttrValue::Str("chat"))
+        .attr(semconv::GEN_AI_PROVIDER_NAME, AttrValue::Str(provider_name))
+        .attr(
+            semconv::GEN_AI_REQUEST_MODEL,
+            AttrValue::Str(&record.provider_model),
+        )
+        .attr(semconv::GEN_AI_REQUEST_STREAM, AttrValue::Bool(stream));
     if let Some(status) = record.status_code {
-        attributes.push(KeyValue::new(
+        span.attr(
             semconv::HTTP_RESPONSE_STATUS_CODE,
-            i64::from(status),
-        ));
+            AttrValue::Int(i64::from(status)),
+        );
     }
     if let Some(kind) = record.error_kind {
-        attributes.push(KeyValue::new(semconv::ERROR_TYPE, kind.as_str()));
+        span.attr(semconv::ERROR_TYPE, AttrValue::Str(kind.as_str()));
     }
-    let mut events = Vec::new();
     if let Some(ttft) = record.time_to_first_token {
-        attributes.push(KeyValue::new(
+        span.attr(
             semconv::GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
-            ttft,
-        ));
-        let at = start + Duration::from_secs_f64(ttft.max(0.0));
-        events.push(Event::new(FIRST_TOKEN_EVENT, at, Vec::new(), 0));
+            AttrValue::Double(ttft),
+        );
+        let at = start_ns.saturating_add(nanos(Duration::from_secs_f64(ttft.max(0.0))));
+        span.event(FIRST_TOKEN_EVENT, at, &[]);
     }
-    attributes.push(KeyValue::new("switchboard.provider", record.provider_id));
-    attributes.push(KeyValue::new("switchboard.attempt.hedge", record.hedge));
-    attributes.push(KeyValue::new(
-        "switchboard.attempt.cancelled",
-        record.cancelled,
-    ));
-    attributes.push(KeyValue::new(
-        "switchboard.attempt.continuation",
-        record.continuation,
-    ));
-    let status = match (record.error_kind, record.error_message) {
-        (Some(_), Some(message)) => Status::error(message),
-        (Some(kind), None) => Status::error(kind.as_str()),
-        (None, _) => Status::Unset,
+    span.attr("switchboard.provider", AttrValue::Str(&record.provider_id))
+        .attr("switchboard.attempt.hedge", AttrValue::Bool(record.hedge))
+        .attr(
+            "switchboard.attempt.cancelled",
+            AttrValue::Bool(record.cancelled),
+        )
+        .attr(
+            "switchboard.attempt.continuation",
+            AttrValue::Bool(record.continuation),
+        );
+    match (record.error_kind, record.error_message.as_deref()) {
+        (Some(_), Some(message)) => span.status(StatusCode::Error, message),
+        (Some(kind), None) => span.status(StatusCode::Error, kind.as_str()),
+        (None, _) => span.status(StatusCode::Unset, ""),
     };
-    SpanData {
-        span_context,
-        parent_span_id: parent,
-        parent_span_is_remote: false,
-        span_kind: SpanKind::Client,
-        name,
-        start_time: start,
-        end_time: end,
-        attributes,
-        dropped_attributes_count: 0,
-        events: span_events(events),
-        links: SpanLinks::default(),
-        status,
-        instrumentation_scope: scope.clone(),
-    }
+    span.finish();
 }
 
-fn span_events(events: Vec<Event>) -> SpanEvents {
-    let mut span_events = SpanEvents::default();
-    span_events.events = events;
-    span_events
+fn unix_nanos(time: SystemTime) -> u64 {
+    time.duration_since(SystemTime::UNIX_EPOCH).map_or(0, nanos)
+}
+
+fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
 fn saturating_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    //! Golden checks: the bytes are decoded with the `opentelemetry-proto` definitions.
+
+    use super::*;
+    use crate::otlp::ExportHead;
+    use crate::request_spans::RequestParams;
+    use crate::trace_context::{CallerTrace, TraceContext};
+    use opentelemetry::trace::SpanId;
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::any_value::Value;
+    use opentelemetry_proto::tonic::trace::v1::Span;
+    use prost::Message;
+    use switchboard_record::{AttemptRecord, ErrorKind, Usage};
+
+    fn attempt(model: &str, kind: Option<ErrorKind>, ttft: Option<f64>) -> AttemptRecord {
+        AttemptRecord {
+            provider_id: "primary".to_owned(),
+            provider_model: model.to_owned(),
+            status_code: kind.map_or(Some(200), |_| Some(503)),
+            error_kind: kind,
+            error_message: kind.map(|_| "HTTP 503: overloaded".to_owned()),
+            latency: 0.25,
+            time_to_first_token: ttft,
+            hedge: false,
+            cancelled: false,
+            continuation: false,
+        }
+    }
+
+    fn value(span: &Span, key: &str) -> Option<Value> {
+        span.attributes
+            .iter()
+            .find(|kv| kv.key == key)
+            .and_then(|kv| kv.value.clone()?.value)
+    }
+
+    fn export(spans: RequestSpans) -> ExportTraceServiceRequest {
+        let mut buffer = SpanBuffer::default();
+        write_spans(spans, None, &mut buffer);
+        let body = buffer.take_request(&ExportHead::new("voice-gateway", "1.2.3"));
+        assert!(buffer.is_empty());
+        ExportTraceServiceRequest::decode(body.as_slice()).expect("a valid OTLP export")
+    }
+
+    const EPOCH_NS: u64 = 1_800_000_000_000_000_000;
+
+    #[test]
+    fn a_failed_attempt_and_its_fallback_become_children_of_the_request_span() {
+        let context = TraceContext::for_request(CallerTrace {
+            trace_id: Some("0af7651916cd43dd8448eb211c80319c"),
+            parent_id: Some("b7ad6b7169203331"),
+            tracestate: Some("edge=1"),
+            ..CallerTrace::default()
+        });
+        let start = SystemTime::UNIX_EPOCH + Duration::from_nanos(EPOCH_NS);
+        let spans = RequestSpans {
+            context: context.clone(),
+            start,
+            duration: Duration::from_millis(600),
+            request: RequestFacts {
+                request_id: "req-1".to_owned(),
+                model: "voice-fast".to_owned(),
+                stream: true,
+                status: Some(RequestStatus::Success),
+                status_code: 200,
+                provider_name: Some("anthropic"),
+                provider_id: Some("backup".to_owned()),
+                response_model: Some("claude".to_owned()),
+                finish_reasons: vec!["stop".to_owned()],
+                usage: Some(Usage {
+                    prompt_tokens: 12,
+                    completion_tokens: 30,
+                    total_tokens: 42,
+                }),
+                conversation_id: Some("call-7".to_owned()),
+                time_to_first_token: Some(Duration::from_millis(420)),
+                fallback_used: true,
+                params: RequestParams {
+                    temperature: Some(0.3),
+                    seed: Some(-7),
+                    stop_sequences: vec!["\n".to_owned(), "END".to_owned()],
+                    ..RequestParams::default()
+                },
+                ..RequestFacts::default()
+            },
+            attempts: vec![
+                AttemptSpan {
+                    span_id: SpanId::from(1),
+                    offset: Duration::from_millis(1),
+                    provider_name: "openai",
+                    record: attempt("gpt-4o-mini", Some(ErrorKind::ServerError), None),
+                },
+                AttemptSpan {
+                    span_id: SpanId::from(2),
+                    offset: Duration::from_millis(300),
+                    provider_name: "anthropic",
+                    record: attempt("claude", None, Some(0.12)),
+                },
+            ],
+        };
+        let request = export(spans);
+        let resource_spans = &request.resource_spans[0];
+        let resource = resource_spans.resource.as_ref().unwrap();
+        assert_eq!(resource.attributes[0].key, "service.name");
+        assert_eq!(
+            resource.attributes[0].value.clone().unwrap().value,
+            Some(Value::StringValue("voice-gateway".to_owned()))
+        );
+        let scope_spans = &resource_spans.scope_spans[0];
+        assert_eq!(scope_spans.scope.as_ref().unwrap().name, "switchboard");
+        assert_eq!(scope_spans.scope.as_ref().unwrap().version, "1.2.3");
+        let [failed, served, chat] = &scope_spans.spans[..] else {
+            panic!("three spans, not {}", scope_spans.spans.len());
+        };
+
+        assert_eq!(chat.name, "chat voice-fast");
+        assert_eq!(chat.kind, 2);
+        assert_eq!(chat.trace_id, context.trace_id.to_bytes());
+        assert_eq!(chat.span_id, context.span_id.to_bytes());
+        assert_eq!(chat.parent_span_id, context.parent_id.unwrap().to_bytes());
+        assert_eq!(chat.flags, 0x301, "sampled, with a remote parent");
+        assert_eq!(chat.trace_state, "edge=1");
+        assert_eq!(chat.start_time_unix_nano, EPOCH_NS);
+        assert_eq!(chat.end_time_unix_nano, EPOCH_NS + 600_000_000);
+        assert_eq!(chat.status, None, "unset");
+        assert_eq!(
+            value(chat, "gen_ai.usage.output_tokens"),
+            Some(Value::IntValue(30))
+        );
+        assert_eq!(
+            value(chat, "gen_ai.request.seed"),
+            Some(Value::IntValue(-7))
+        );
+        assert_eq!(
+            value(chat, "gen_ai.request.temperature"),
+            Some(Value::DoubleValue(0.3))
+        );
+        assert_eq!(
+            value(chat, "gen_ai.response.time_to_first_chunk"),
+            Some(Value::DoubleValue(0.42))
+        );
+        assert_eq!(
+            value(chat, "switchboard.fallback_used"),
+            Some(Value::BoolValue(true))
+        );
+        let Some(Value::ArrayValue(stops)) = value(chat, "gen_ai.request.stop_sequences") else {
+            panic!("stop sequences are an array");
+        };
+        let stops: Vec<_> = stops.values.into_iter().filter_map(|v| v.value).collect();
+        assert_eq!(
+            stops,
+            vec![
+                Value::StringValue("\n".to_owned()),
+                Value::StringValue("END".to_owned())
+            ]
+        );
+        assert_eq!(value(chat, "error.type"), None);
+
+        for child in [failed, served] {
+            assert_eq!(child.kind, 3);
+            assert_eq!(child.parent_span_id, context.span_id.to_bytes());
+            assert_eq!(child.trace_id, context.trace_id.to_bytes());
+            assert_eq!(child.flags, 0x101, "sampled, a local parent");
+        }
+        assert_eq!(failed.name, "chat gpt-4o-mini");
+        assert_eq!(failed.start_time_unix_nano, EPOCH_NS + 1_000_000);
+        assert_eq!(failed.end_time_unix_nano, EPOCH_NS + 251_000_000);
+        let status = failed.status.as_ref().unwrap();
+        assert_eq!(
+            (status.code, status.message.as_str()),
+            (2, "HTTP 503: overloaded")
+        );
+        assert_eq!(
+            value(failed, "error.type"),
+            Some(Value::StringValue("5xx".to_owned()))
+        );
+        assert_eq!(
+            value(failed, "http.response.status_code"),
+            Some(Value::IntValue(503))
+        );
+        assert!(failed.events.is_empty());
+
+        assert_eq!(served.span_id, SpanId::from(2).to_bytes());
+        assert_eq!(
+            value(served, "gen_ai.provider.name"),
+            Some(Value::StringValue("anthropic".to_owned()))
+        );
+        let first_token = &served.events[0];
+        assert_eq!(first_token.name, FIRST_TOKEN_EVENT);
+        assert_eq!(first_token.time_unix_nano, EPOCH_NS + 420_000_000);
+    }
+
+    #[test]
+    fn a_request_refused_before_routing_is_an_error_span_named_chat() {
+        let request = export(RequestSpans {
+            context: TraceContext::for_request(CallerTrace::default()),
+            start: SystemTime::UNIX_EPOCH,
+            duration: Duration::from_millis(1),
+            request: RequestFacts {
+                status: Some(RequestStatus::Error),
+                status_code: 400,
+                error_type: Some("400".to_owned()),
+                error_message: Some("the body is not JSON".to_owned()),
+                ..RequestFacts::default()
+            },
+            attempts: Vec::new(),
+        });
+        let span = &request.resource_spans[0].scope_spans[0].spans[0];
+        assert_eq!(span.name, "chat");
+        assert!(span.parent_span_id.is_empty());
+        assert_eq!(span.flags, 0x101);
+        let status = span.status.as_ref().unwrap();
+        assert_eq!(
+            (status.code, status.message.as_str()),
+            (2, "the body is not JSON")
+        );
+        assert_eq!(
+            value(span, "error.type"),
+            Some(Value::StringValue("400".to_owned()))
+        );
+    }
+
+    #[test]
+    fn captured_bodies_are_redacted_on_their_event() {
+        let redact: BodyRedactor = std::sync::Arc::new(|value: &mut serde_json::Value| {
+            if let Some(text) = value.pointer_mut("/0/content") {
+                *text = serde_json::json!("[redacted]");
+            }
+        });
+        let mut buffer = SpanBuffer::default();
+        write_spans(
+            RequestSpans {
+                context: TraceContext::for_request(CallerTrace::default()),
+                start: SystemTime::UNIX_EPOCH,
+                duration: Duration::from_millis(1),
+                request: RequestFacts {
+                    input: Some(serde_json::json!([{"role": "user", "content": "secret"}])),
+                    output: Some(serde_json::json!({"role": "assistant", "content": "ok"})),
+                    ..RequestFacts::default()
+                },
+                attempts: Vec::new(),
+            },
+            Some(&redact),
+            &mut buffer,
+        );
+        let body = buffer.take_request(&ExportHead::new("s", "v"));
+        let request = ExportTraceServiceRequest::decode(body.as_slice()).unwrap();
+        let event = &request.resource_spans[0].scope_spans[0].spans[0].events[0];
+        assert_eq!(event.name, BODIES_EVENT);
+        let texts: Vec<_> = event
+            .attributes
+            .iter()
+            .map(|kv| (kv.key.as_str(), kv.value.clone().unwrap().value.unwrap()))
+            .collect();
+        assert_eq!(
+            texts,
+            vec![
+                (
+                    "gen_ai.input.messages",
+                    Value::StringValue(r#"[{"content":"[redacted]","role":"user"}]"#.to_owned())
+                ),
+                (
+                    "gen_ai.output.messages",
+                    Value::StringValue(
+                        r#"[{"content":"[redacted]","role":"assistant"}]"#.to_owned()
+                    )
+                ),
+            ]
+        );
+    }
 }

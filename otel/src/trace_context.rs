@@ -102,10 +102,43 @@ impl TraceContext {
     /// parent (version 00, sampled), or for a trace the caller does not sample, the caller's
     /// own span, unsampled, since the gateway records none.
     pub fn traceparent(&self, span: SpanId) -> String {
-        match (self.sampled, self.parent_id) {
-            (false, Some(parent)) => format!("00-{}-{parent}-00", self.trace_id),
-            _ => format!("00-{}-{span}-01", self.trace_id),
-        }
+        let (parent, flags) = match (self.sampled, self.parent_id) {
+            (false, Some(parent)) => (parent, "-00"),
+            _ => (span, "-01"),
+        };
+        let mut out = String::with_capacity(55);
+        out.push_str("00-");
+        push_hex(&mut out, &self.trace_id.to_bytes());
+        out.push('-');
+        push_hex(&mut out, &parent.to_bytes());
+        out.push_str(flags);
+        out
+    }
+
+    /// The trace id as 32 lowercase hex digits.
+    pub fn trace_id_hex(&self) -> String {
+        hex(&self.trace_id.to_bytes())
+    }
+
+    /// The request span's id as 16 lowercase hex digits.
+    pub fn span_id_hex(&self) -> String {
+        hex(&self.span_id.to_bytes())
+    }
+}
+
+/// Lowercase hex of `bytes`. By hand: the ids' `Display` goes through the integer formatter
+/// (`{:032x}`), several times the cost on every traced request.
+fn hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    push_hex(&mut out, bytes);
+    out
+}
+
+fn push_hex(out: &mut String, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for byte in bytes {
+        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        out.push(char::from(DIGITS[usize::from(byte & 0xf)]));
     }
 }
 
@@ -165,6 +198,8 @@ mod tests {
             ..CallerTrace::default()
         });
         assert_eq!(context.trace_id.to_string(), TRACE);
+        assert_eq!(context.trace_id_hex(), TRACE);
+        assert_eq!(context.span_id_hex(), context.span_id.to_string());
         assert_eq!(
             context.parent_id,
             Some(SpanId::from_hex("00f067aa0ba902b7").unwrap())

@@ -207,14 +207,15 @@ targets = [{ provider = "openai", model = "m" }]"#;
     let new = Client::new(&url).with_key("sk-new-key");
     assert_eq!(old.chat(&ask("voice-fast")).await.status, 200);
 
-    // Rotate the client key and (by mistake) change the port and the metric labels.
+    // Rotate the client key and (by mistake) change the port, the metric labels and [otel].
     std::fs::write(
         dir.join("switchboard.toml"),
         std::fs::read_to_string(dir.join("switchboard.toml"))
             .unwrap()
             .replace("sk-old-key", "sk-new-key")
             .replace(&format!(":{port}\""), &format!(":{}\"", free_port()))
-            + "\n[metrics]\nmetadata_labels = [\"use_case\"]\n",
+            + "\n[metrics]\nmetadata_labels = [\"use_case\"]\n"
+            + "\n[otel]\nendpoint = \"http://127.0.0.1:4318\"\n",
     )
     .unwrap();
     let reply = Client::new(&url).post_raw("/api/admin/reload", "").await;
@@ -222,6 +223,7 @@ targets = [{ provider = "openai", model = "m" }]"#;
     let warnings = reply.json()["warnings"].to_string();
     assert!(warnings.contains("server.listen"), "{warnings}");
     assert!(warnings.contains("[metrics]"), "{warnings}");
+    assert!(warnings.contains("[otel]"), "{warnings}");
     assert!(!warnings.contains("api_keys"), "{warnings}");
 
     assert_eq!(

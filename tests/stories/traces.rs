@@ -66,6 +66,25 @@ targets = [
   {{ provider = "openai", model = "gpt-4o" }},
 ]
 retries = 0
+
+[providers.selfhosted]
+kind = "openai"
+base_url = "{mock}"
+prefill = true
+
+[models."voice-hedged"]
+targets = [
+  {{ provider = "openai", model = "gpt-4o-mini?ttft_ms=2000" }},
+  {{ provider = "openai", model = "gpt-4o" }},
+]
+hedge_after_ms = 50
+
+[models."voice-continued"]
+targets = [
+  {{ provider = "openai", model = "gpt-4o-mini?chunks=5&drop_after=3" }},
+  {{ provider = "selfhosted", model = "llama-3.1-8b" }},
+]
+mid_stream = "continue"
 "#,
             data = data.display(),
             mock = mock.base_url(),
@@ -295,6 +314,58 @@ async fn a_fallback_shows_each_attempt_and_why_it_failed() {
     assert_eq!(span.status, "error");
     assert_eq!(span.attr("error.type"), &json!("404"));
     assert_eq!(span.attr("switchboard.status"), &json!("error"));
+    process.terminate();
+}
+
+#[tokio::test]
+async fn a_hedge_race_and_a_continued_stream_show_every_attempt() {
+    let mock = mock().await;
+    let collector = OtlpReceiver::start().await;
+    let (process, client) = gateway(&mock, &collector.endpoint(), "", "otel-tail").await;
+    let ask =
+        |model: &str| json!({"model": model, "messages": [{"role": "user", "content": "hi"}]});
+
+    // The primary is late: a hedge starts on the backup, wins, and the primary is hung up on.
+    let end = client.stream(&ask("voice-hedged")).await.finish().await;
+    assert!(end.done(), "{}", end.raw);
+    let spans = collector.wait_for_spans(3).await;
+    let chat = find(&spans, "chat voice-hedged");
+    let late = find(&spans, "chat gpt-4o-mini?ttft_ms=2000");
+    let hedge = find(&spans, "chat gpt-4o");
+    assert_eq!(late.parent_span_id, chat.span_id);
+    assert_eq!(hedge.parent_span_id, chat.span_id);
+    assert_eq!(late.attr("switchboard.attempt.cancelled"), &json!(true));
+    assert_eq!(late.attr("switchboard.attempt.hedge"), &json!(false));
+    assert_eq!(late.status, "unset", "a hedge's loser did not fail");
+    assert_eq!(hedge.attr("switchboard.attempt.hedge"), &json!(true));
+    assert_eq!(hedge.attr("switchboard.attempt.cancelled"), &json!(false));
+    assert!(hedge.events.iter().any(|(name, _)| name == "first_token"));
+    assert!(hedge.start_ns > late.start_ns);
+    // Even the attempt hung up on had told its provider which span it was.
+    let sent = mock.requests_for("gpt-4o-mini");
+    assert_eq!(
+        sent[0]
+            .headers
+            .get("traceparent")
+            .and_then(|v| v.to_str().ok()),
+        Some(format!("00-{}-{}-01", chat.trace_id, late.span_id).as_str())
+    );
+
+    // A stream cut after three chunks is finished by a target that takes prefills.
+    let end = client.stream(&ask("voice-continued")).await.finish().await;
+    assert!(end.done(), "{}", end.raw);
+    let spans = collector.wait_for_spans(6).await;
+    let chat = find(&spans, "chat voice-continued");
+    let cut = find(&spans, "chat gpt-4o-mini?chunks=5&drop_after=3");
+    let rest = find(&spans, "chat llama-3.1-8b");
+    assert_eq!(cut.parent_span_id, chat.span_id);
+    assert_eq!(rest.parent_span_id, chat.span_id);
+    assert_eq!(cut.status, "error");
+    assert_eq!(cut.attr("error.type"), &json!("connect"));
+    assert_eq!(cut.attr("switchboard.attempt.continuation"), &json!(false));
+    assert_eq!(rest.attr("switchboard.attempt.continuation"), &json!(true));
+    assert_eq!(chat.attr("switchboard.status"), &json!("success"));
+    assert!(rest.start_ns >= cut.start_ns);
     process.terminate();
 }
 

@@ -1,7 +1,7 @@
 //! `POST /v1/chat/completions`: take a place under the concurrency limit, read the body
 //! (bounded), parse, route, hand to [`crate::respond`].
 
-use http::{Request, Response};
+use http::{HeaderMap, Request, Response};
 use hyper::body::Incoming;
 
 use crate::http::body::ResponseBody;
@@ -17,10 +17,6 @@ use crate::telemetry::metrics;
 /// Serves one chat completion; every path out of here ends the request's record.
 pub async fn handle(state: &AppState, request: Request<Incoming>) -> Response<ResponseBody> {
     let mut log = RequestLog::start(&state.records);
-    if log.traced() {
-        // From the headers first: a request refused before its body is read has a span too.
-        log.trace = Some(trace_context(None, request.headers()));
-    }
     // A semaphore rather than tower's ConcurrencyLimit: that layer gives its permit back when
     // the response head is sent, and a stream is in flight until its record is written.
     match state.requests.clone().try_acquire_owned() {
@@ -28,18 +24,18 @@ pub async fn handle(state: &AppState, request: Request<Incoming>) -> Response<Re
         Err(_) => {
             metrics::overload_rejected();
             let limit = state.config.server.max_concurrent_requests;
-            return log.reject(GatewayError::Overloaded { limit });
+            return refuse(log, request.headers(), GatewayError::Overloaded { limit });
         }
     }
     let live = state.live();
     let (parts, body) = request.into_parts();
     let bytes = match read_limited(body, live.config.server.max_body_bytes).await {
         Ok(bytes) => bytes,
-        Err(e) => return log.reject(e),
+        Err(e) => return refuse(log, &parts.headers, e),
     };
     let mut request = match ChatRequest::parse(&bytes, &parts.headers) {
         Ok(request) => request,
-        Err(e) => return log.reject(e),
+        Err(e) => return refuse(log, &parts.headers, e),
     };
     log.model.clone_from(&request.model);
     log.stream = request.stream;
@@ -54,4 +50,13 @@ pub async fn handle(state: &AppState, request: Request<Incoming>) -> Response<Re
     };
     log.metrics = route.unserved.labelled(&log.labels);
     respond::serve(&live, &route, request, log).await
+}
+
+/// Answers `error` to a request refused before its body was understood; with `[otel]` its
+/// span takes the trace of its headers.
+fn refuse(mut log: RequestLog, headers: &HeaderMap, error: GatewayError) -> Response<ResponseBody> {
+    if log.traced() {
+        log.trace = Some(trace_context(None, headers));
+    }
+    log.reject(error)
 }
