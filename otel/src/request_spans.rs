@@ -89,28 +89,38 @@ pub struct RequestParams {
 }
 
 impl RequestParams {
-    /// Reads them off an OpenAI chat request body.
+    /// Reads them off an OpenAI chat request body (one pass over its keys: a body holds a
+    /// handful, fewer than the settings looked for).
     pub fn from_body(body: &serde_json::Map<String, Value>) -> RequestParams {
-        let float = |key: &str| body.get(key).and_then(Value::as_f64);
-        let int = |key: &str| body.get(key).and_then(Value::as_i64);
-        let stop_sequences = match body.get("stop") {
-            Some(Value::String(s)) => vec![s.clone()],
-            Some(Value::Array(items)) => items
-                .iter()
-                .filter_map(|v| v.as_str().map(str::to_owned))
-                .collect(),
-            _ => Vec::new(),
-        };
-        RequestParams {
-            temperature: float("temperature"),
-            top_p: float("top_p"),
-            max_tokens: int("max_completion_tokens").or_else(|| int("max_tokens")),
-            frequency_penalty: float("frequency_penalty"),
-            presence_penalty: float("presence_penalty"),
-            seed: int("seed"),
-            choice_count: int("n").filter(|n| *n != 1),
-            stop_sequences,
+        let mut params = RequestParams::default();
+        let mut max_completion_tokens = None;
+        for (key, value) in body {
+            match key.as_str() {
+                "temperature" => params.temperature = value.as_f64(),
+                "top_p" => params.top_p = value.as_f64(),
+                "max_tokens" => params.max_tokens = value.as_i64(),
+                "max_completion_tokens" => max_completion_tokens = value.as_i64(),
+                "frequency_penalty" => params.frequency_penalty = value.as_f64(),
+                "presence_penalty" => params.presence_penalty = value.as_f64(),
+                "seed" => params.seed = value.as_i64(),
+                "n" => params.choice_count = value.as_i64().filter(|n| *n != 1),
+                "stop" => {
+                    params.stop_sequences = match value {
+                        Value::String(s) => vec![s.clone()],
+                        Value::Array(items) => items
+                            .iter()
+                            .filter_map(|v| v.as_str().map(str::to_owned))
+                            .collect(),
+                        _ => Vec::new(),
+                    }
+                }
+                _ => {}
+            }
         }
+        if max_completion_tokens.is_some() {
+            params.max_tokens = max_completion_tokens;
+        }
+        params
     }
 }
 
