@@ -258,7 +258,7 @@ impl RequestLog {
                 .and_then(|b| b.get("messages"))
                 .filter(|_| capture)
                 .cloned(),
-            output: self.output.clone().filter(|_| capture),
+            output: self.output.as_ref().filter(|_| capture).cloned(),
             response_id: self.response_id.take(),
             finish_reasons: std::mem::take(&mut self.finish_reasons),
             time_to_first_token: self.time_to_first_token,

@@ -1,12 +1,16 @@
 //! One upstream POST of a JSON body, shared by every adapter: send, and turn a non-success
 //! status into a [`ProviderError`] carrying the provider's message and Retry-After.
 
-use reqwest::header::HeaderMap;
+use reqwest::header::{HeaderMap, HeaderName};
 use serde::Serialize;
 
 use crate::error::ProviderError;
 use crate::provider::UpstreamTrace;
 use crate::upstream_error;
+
+/// W3C trace context headers, named once (a `&str` name is parsed and checked per request).
+const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
 
 /// Encodes `body` as JSON.
 pub fn encode(body: &impl Serialize) -> Result<Vec<u8>, ProviderError> {
@@ -30,9 +34,9 @@ pub async fn post_json(
         .headers(headers.clone())
         .header(http::header::CONTENT_TYPE, "application/json");
     if let Some(trace) = trace {
-        request = request.header("traceparent", trace.traceparent);
+        request = request.header(TRACEPARENT, trace.traceparent);
         if let Some(state) = trace.tracestate {
-            request = request.header("tracestate", state);
+            request = request.header(TRACESTATE, state);
         }
     }
     let response = request

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# CI's guard on the cost per request ([perf]): counts, with valgrind's callgrind, the
+# instructions of the whole gateway process (proxy, log writer shipping to a private Redis,
+# metrics) over a fixed sequence of requests against the mock provider, and fails when a figure
+# grows more than 10 % over the one committed in scripts/instructions-baseline.txt.
+# Instruction counts do not move with machine noise, so the guard holds on a shared CI machine
+# where timings would not. ~1 to 2 minutes after its build.
+#
+#   scripts/instructions-guard.sh            # check against the baseline
+#   UPDATE=1 scripts/instructions-guard.sh   # write the baseline (a deliberate, reviewed change)
+#
+# It builds the `guard` profile (release optimisations without fat LTO, so CI builds it in
+# minutes; its counts are its own, not BENCHMARKS.md's fat-LTO figures). Settings: N
+# non-stream requests, then N streams of 20 and N of 100 chunks at one connection; the
+# difference of the two stream figures over 80 chunks is the cost of one relayed chunk.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+N="${N:-60}"
+WARM_N="${WARM_N:-20}"
+UPDATE="${UPDATE:-0}"
+BASELINE="$ROOT/scripts/instructions-baseline.txt"
+TOLERANCE="${TOLERANCE:-0.10}"
+command -v valgrind >/dev/null || { echo "instructions-guard: valgrind is not installed" >&2; exit 1; }
+command -v redis-server >/dev/null || { echo "instructions-guard: redis-server is not installed" >&2; exit 1; }
+
+cargo build -q --profile guard -p switchboard-cli -p switchboard-loadtest --bins
+BIN="${CARGO_TARGET_DIR:-target}/guard"
+OUT="$(mktemp -d /tmp/switchboard-guard.XXXXXX)"
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$OUT"
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+MOCK_PORT=$(free_port)
+REDIS_PORT=$(free_port)
+GW_PORT=$(free_port)
+
+MOCK_ADDR="127.0.0.1:$MOCK_PORT" timeout -k 5 600 "$BIN/mock-provider" >"$OUT/mock.log" 2>&1 &
+PIDS+=($!)
+timeout -k 5 600 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
+  --dir "$OUT" >"$OUT/redis.log" 2>&1 &
+PIDS+=($!)
+cat >"$OUT/switchboard.toml" <<TOML
+[server]
+listen = "127.0.0.1:$GW_PORT"
+
+[logging]
+redis_url = "redis://127.0.0.1:$REDIS_PORT"
+spool_dir = "$OUT/spool"
+store = "sqlite://$OUT/unused.db"
+
+[providers.mock]
+kind = "openai"
+base_url = "http://127.0.0.1:$MOCK_PORT/v1"
+
+[models."ns"]
+targets = [{ provider = "mock", model = "gpt-4o-mini" }]
+
+[models."st20"]
+targets = [{ provider = "mock", model = "gpt-4o-mini?chunks=20" }]
+
+[models."st100"]
+targets = [{ provider = "mock", model = "gpt-4o-mini?chunks=100" }]
+TOML
+RUST_LOG=warn timeout -k 5 600 valgrind --tool=callgrind --instr-atstart=no \
+  --callgrind-out-file="$OUT/callgrind.out.%p" "$BIN/switchboard" serve \
+  --config "$OUT/switchboard.toml" >"$OUT/gateway.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 1 600); do
+  curl -fsS "http://127.0.0.1:$GW_PORT/healthz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+curl -fsS "http://127.0.0.1:$GW_PORT/healthz" >/dev/null || { cat "$OUT/gateway.log" >&2; exit 1; }
+# valgrind runs as the child of `timeout`: callgrind_control is pointed at it.
+GW=$(pgrep -P "${PIDS[-1]}" | head -1)
+
+total() { # the instructions of the newest dump (callgrind.out.<pid>.<part>)
+  local file
+  file=$(ls "$OUT"/callgrind.out.*.* 2>/dev/null | sort -t. -k3 -n | tail -1)
+  awk '/^totals:/ {print $2; exit}' "$file"
+}
+
+measure() { # $1 model, $2 stream flag
+  "$BIN/loadgen" --url "http://127.0.0.1:$GW_PORT/v1" --model "$1" $2 -c 1 -n "$WARM_N" \
+    -d 300 --timeout 60 >/dev/null 2>>"$OUT/loadgen.log"
+  callgrind_control -z "$GW" >/dev/null
+  callgrind_control -i on "$GW" >/dev/null
+  "$BIN/loadgen" --url "http://127.0.0.1:$GW_PORT/v1" --model "$1" $2 -c 1 -n "$N" \
+    -d 300 --timeout 60 >>"$OUT/results.jsonl" 2>>"$OUT/loadgen.log"
+  sleep 1 # the log writer ships the last records while counted
+  callgrind_control -i off "$GW" >/dev/null
+  callgrind_control --dump "$GW" >/dev/null
+  sleep 1
+  total
+}
+
+NS=$(measure ns "")
+S20=$(measure st20 "--stream")
+S100=$(measure st100 "--stream")
+python3 - "$N" "$NS" "$S20" "$S100" "$BASELINE" "$UPDATE" "$TOLERANCE" <<'PY'
+import sys
+n, ns, s20, s100 = int(sys.argv[1]), *(int(x) for x in sys.argv[2:5])
+baseline, update, tolerance = sys.argv[5], sys.argv[6] == "1", float(sys.argv[7])
+now = {
+    "non_stream_request": ns // n,
+    "stream_20_chunks": s20 // n,
+    "relayed_chunk": round((s100 - s20) / n / 80),
+}
+if update:
+    with open(baseline, "w") as f:
+        f.write("# Instructions per request of the `guard` build (scripts/instructions-guard.sh).\n")
+        f.write("# CI fails when a figure grows more than 10 % over these; change them on purpose.\n")
+        for key, value in now.items():
+            f.write(f"{key} = {value}\n")
+    print("instructions-guard: baseline written:", now)
+    sys.exit(0)
+committed = {}
+for line in open(baseline):
+    line = line.strip()
+    if line and not line.startswith("#"):
+        key, value = (part.strip() for part in line.split("="))
+        committed[key] = int(value)
+failed = False
+for key, value in now.items():
+    limit = committed[key] * (1 + tolerance)
+    verdict = "ok" if value <= limit else "OVER"
+    failed |= value > limit
+    print(f"instructions-guard: {key}: {value:,} (baseline {committed[key]:,}, limit {limit:,.0f}) {verdict}")
+if failed:
+    print("instructions-guard: the cost per request grew more than 10 %: find the change in a profile "
+          "(scripts/callgrind.sh), or commit a new baseline with UPDATE=1 on purpose", file=sys.stderr)
+    sys.exit(1)
+PY
