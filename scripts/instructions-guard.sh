@@ -87,13 +87,13 @@ total() { # the instructions of the newest dump (callgrind.out.<pid>.<part>)
 measure() { # $1 model, $2 stream flag
   "$BIN/loadgen" --url "http://127.0.0.1:$GW_PORT/v1" --model "$1" $2 -c 1 -n "$WARM_N" \
     -d 300 --timeout 60 >/dev/null 2>>"$OUT/loadgen.log"
-  callgrind_control -z "$GW" >/dev/null
-  callgrind_control -i on "$GW" >/dev/null
+  callgrind_control -z "$GW" >/dev/null 2>&1
+  callgrind_control -i on "$GW" >/dev/null 2>&1
   "$BIN/loadgen" --url "http://127.0.0.1:$GW_PORT/v1" --model "$1" $2 -c 1 -n "$N" \
     -d 300 --timeout 60 >>"$OUT/results.jsonl" 2>>"$OUT/loadgen.log"
   sleep 1 # the log writer ships the last records while counted
-  callgrind_control -i off "$GW" >/dev/null
-  callgrind_control --dump "$GW" >/dev/null
+  callgrind_control -i off "$GW" >/dev/null 2>&1
+  callgrind_control --dump "$GW" >/dev/null 2>&1
   sleep 1
   total
 }
@@ -131,7 +131,8 @@ for key, value in now.items():
     failed |= value > limit
     print(f"instructions-guard: {key}: {value:,} (baseline {committed[key]:,}, limit {limit:,.0f}) {verdict}")
 if failed:
-    print("instructions-guard: the cost per request grew more than 10 %: find the change in a profile "
-          "(scripts/callgrind.sh), or commit a new baseline with UPDATE=1 on purpose", file=sys.stderr)
+    print(f"instructions-guard: the cost per request grew more than {tolerance:.0%}: find the change "
+          "in a profile (scripts/callgrind.sh), or commit a new baseline with UPDATE=1 on purpose",
+          file=sys.stderr)
     sys.exit(1)
 PY
