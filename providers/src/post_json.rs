@@ -23,7 +23,7 @@ pub fn encode(body: &impl Serialize) -> Result<Vec<u8>, ProviderError> {
 /// response once its head is in and its status is a success.
 pub async fn post_json(
     client: &reqwest::Client,
-    url: &str,
+    url: impl reqwest::IntoUrl,
     headers: &HeaderMap,
     trace: Option<UpstreamTrace<'_>>,
     body: Vec<u8>,

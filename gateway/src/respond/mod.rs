@@ -65,8 +65,11 @@ pub async fn serve(
             budget_end,
             stream: true,
         };
+        // Each attempt is boxed where it starts: inline, the chain's future (and the hedge
+        // race's, which holds two) would carry the whole upstream call, and every request
+        // would copy all of it into the connection's boxed future.
         let end = fallback::run(chain, &mut log.chain, |i, start| {
-            ctx.stream(&route.targets[i], start, buffer)
+            Box::pin(ctx.stream(&route.targets[i], start, buffer))
         })
         .await;
         let continuation = (route.policy.mid_stream == MidStream::Continue).then(|| Continuing {
@@ -83,7 +86,7 @@ pub async fn serve(
             stream: false,
         };
         let end = fallback::run(chain, &mut log.chain, |i, start| {
-            ctx.complete(&route.targets[i], start)
+            Box::pin(ctx.complete(&route.targets[i], start))
         })
         .await;
         complete_response(route, end, log)

@@ -27,6 +27,8 @@ pub const ANTHROPIC_VERSION: &str = "2023-06-01";
 /// Anthropic's Messages API (`POST {base_url}/v1/messages`).
 pub struct AnthropicProvider {
     url: String,
+    /// `url`, parsed once (see the OpenAI adapter); `None` when it does not parse.
+    parsed_url: Option<reqwest::Url>,
     default_max_tokens: Option<u32>,
     headers: reqwest::header::HeaderMap,
     client: reqwest::Client,
@@ -53,8 +55,10 @@ impl AnthropicProvider {
         if let Some(key) = config.api_key.as_deref().filter(|k| !k.is_empty()) {
             headers.insert("x-api-key", crate::headers::secret_value(name, key)?);
         }
+        let url = format!("{}/v1/messages", config.base_url.trim_end_matches('/'));
         Ok(AnthropicProvider {
-            url: format!("{}/v1/messages", config.base_url.trim_end_matches('/')),
+            parsed_url: reqwest::Url::parse(&url).ok(),
+            url,
             default_max_tokens: config.default_max_tokens,
             headers,
             client,
@@ -69,15 +73,20 @@ impl AnthropicProvider {
     ) -> Result<reqwest::Response, ProviderError> {
         let body =
             to_messages_request(request.body, request.model, stream, self.default_max_tokens)?;
-        crate::post_json::post_json(
-            &self.client,
-            &self.url,
-            &self.headers,
-            request.trace,
-            crate::post_json::encode(&body)?,
-            self.body_limit,
-        )
-        .await
+        let body = crate::post_json::encode(&body)?;
+        let (client, headers, trace) = (&self.client, &self.headers, request.trace);
+        match &self.parsed_url {
+            Some(url) => {
+                let url = url.clone();
+                crate::post_json::post_json(client, url, headers, trace, body, self.body_limit)
+                    .await
+            }
+            None => {
+                let url = self.url.as_str();
+                crate::post_json::post_json(client, url, headers, trace, body, self.body_limit)
+                    .await
+            }
+        }
     }
 }
 
