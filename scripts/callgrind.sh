@@ -34,28 +34,11 @@ PIDS+=($!)
 timeout -k 5 1800 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
   --dir "$OUT" >"$OUT/redis.log" 2>&1 &
 PIDS+=($!)
-cat >"$OUT/switchboard.toml" <<TOML
-[server]
-listen = "127.0.0.1:$GW_PORT"
-
-[logging]
-redis_url = "redis://127.0.0.1:$REDIS_PORT"
-spool_dir = "$OUT/spool"
-store = "sqlite://$OUT/unused.db"
-
-[providers.mock]
-kind = "openai"
-base_url = "http://127.0.0.1:$MOCK_PORT/v1"
-
-[models."ns"]
-targets = [{ provider = "mock", model = "gpt-4o-mini" }]
-
-[models."st20"]
-targets = [{ provider = "mock", model = "gpt-4o-mini?chunks=20" }]
-
-[models."st100"]
-targets = [{ provider = "mock", model = "gpt-4o-mini?chunks=100" }]
-TOML
+BIN=target/release
+CG_PID=""
+# shellcheck source=scripts/bench/callgrind_run.sh
+source "$ROOT/scripts/bench/callgrind_run.sh"
+write_callgrind_config
 if [ "$OTEL" = 1 ]; then
   cat >>"$OUT/switchboard.toml" <<TOML
 
@@ -73,33 +56,12 @@ PIDS+=($GW)
 wait_healthy "http://127.0.0.1:$GW_PORT" 600
 # callgrind_control with no pid acts on every callgrind run: this one is the only one.
 
-total() { # the instructions of the newest dump (callgrind.out.<pid>.<part>)
-  local file
-  file=$(ls "$OUT"/callgrind.out.*.* 2>/dev/null | sort -t. -k3 -n | tail -1)
-  awk '/^totals:/ {print $2; exit}' "$file"
-}
-
-measure() { # $1 model, $2 stream flag
-  target/release/loadgen --url "http://127.0.0.1:$GW_PORT/v1" --model "$1" $2 -c 1 -n "$WARM_N" \
-    -d 600 --timeout 120 >/dev/null 2>>"$OUT/loadgen.log"
-  callgrind_control -z >/dev/null
-  callgrind_control -i on >/dev/null
-  target/release/loadgen --url "http://127.0.0.1:$GW_PORT/v1" --model "$1" $2 -c 1 -n "$N" \
-    -d 600 --timeout 120 >>"$OUT/results.jsonl" 2>>"$OUT/loadgen.log"
-  sleep 1 # let the log writer ship the last records (and the exporter the last spans) while counted
-  callgrind_control -i off >/dev/null
-  callgrind_control --dump >/dev/null
-  # The dump is written by the gateway's next scheduled basic block: give it a moment.
-  sleep 1
-  total
-}
-
 log "non-stream: $N requests"
-NS=$(measure ns "")
+NS=$(callgrind_measure ns)
 log "streams of 20 chunks"
-S20=$(measure st20 "--stream")
+S20=$(callgrind_measure st20 --stream)
 log "streams of 100 chunks"
-S100=$(measure st100 "--stream")
+S100=$(callgrind_measure st100 --stream)
 
 python3 - "$N" "$NS" "$S20" "$S100" <<'PY'
 import sys

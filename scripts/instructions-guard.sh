@@ -44,28 +44,9 @@ PIDS+=($!)
 timeout -k 5 600 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
   --dir "$OUT" >"$OUT/redis.log" 2>&1 &
 PIDS+=($!)
-cat >"$OUT/switchboard.toml" <<TOML
-[server]
-listen = "127.0.0.1:$GW_PORT"
-
-[logging]
-redis_url = "redis://127.0.0.1:$REDIS_PORT"
-spool_dir = "$OUT/spool"
-store = "sqlite://$OUT/unused.db"
-
-[providers.mock]
-kind = "openai"
-base_url = "http://127.0.0.1:$MOCK_PORT/v1"
-
-[models."ns"]
-targets = [{ provider = "mock", model = "gpt-4o-mini" }]
-
-[models."st20"]
-targets = [{ provider = "mock", model = "gpt-4o-mini?chunks=20" }]
-
-[models."st100"]
-targets = [{ provider = "mock", model = "gpt-4o-mini?chunks=100" }]
-TOML
+# shellcheck source=scripts/bench/callgrind_run.sh
+source "$ROOT/scripts/bench/callgrind_run.sh"
+write_callgrind_config
 RUST_LOG=warn timeout -k 5 600 valgrind --tool=callgrind --instr-atstart=no \
   --callgrind-out-file="$OUT/callgrind.out.%p" "$BIN/switchboard" serve \
   --config "$OUT/switchboard.toml" >"$OUT/gateway.log" 2>&1 &
@@ -76,31 +57,11 @@ for _ in $(seq 1 600); do
 done
 curl -fsS "http://127.0.0.1:$GW_PORT/healthz" >/dev/null || { cat "$OUT/gateway.log" >&2; exit 1; }
 # valgrind runs as the child of `timeout`: callgrind_control is pointed at it.
-GW=$(pgrep -P "${PIDS[-1]}" | head -1)
+CG_PID=$(pgrep -P "${PIDS[-1]}" | head -1)
 
-total() { # the instructions of the newest dump (callgrind.out.<pid>.<part>)
-  local file
-  file=$(ls "$OUT"/callgrind.out.*.* 2>/dev/null | sort -t. -k3 -n | tail -1)
-  awk '/^totals:/ {print $2; exit}' "$file"
-}
-
-measure() { # $1 model, $2 stream flag
-  "$BIN/loadgen" --url "http://127.0.0.1:$GW_PORT/v1" --model "$1" $2 -c 1 -n "$WARM_N" \
-    -d 300 --timeout 60 >/dev/null 2>>"$OUT/loadgen.log"
-  callgrind_control -z "$GW" >/dev/null 2>&1
-  callgrind_control -i on "$GW" >/dev/null 2>&1
-  "$BIN/loadgen" --url "http://127.0.0.1:$GW_PORT/v1" --model "$1" $2 -c 1 -n "$N" \
-    -d 300 --timeout 60 >>"$OUT/results.jsonl" 2>>"$OUT/loadgen.log"
-  sleep 1 # the log writer ships the last records while counted
-  callgrind_control -i off "$GW" >/dev/null 2>&1
-  callgrind_control --dump "$GW" >/dev/null 2>&1
-  sleep 1
-  total
-}
-
-NS=$(measure ns "")
-S20=$(measure st20 "--stream")
-S100=$(measure st100 "--stream")
+NS=$(callgrind_measure ns)
+S20=$(callgrind_measure st20 --stream)
+S100=$(callgrind_measure st100 --stream)
 python3 - "$N" "$NS" "$S20" "$S100" "$BASELINE" "$UPDATE" "$TOLERANCE" <<'PY'
 import sys
 n, ns, s20, s100 = int(sys.argv[1]), *(int(x) for x in sys.argv[2:5])

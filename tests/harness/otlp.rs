@@ -3,7 +3,6 @@
 //! every span, plus each export's raw body and headers. It can be told to fail (any status),
 //! to hang, or to stop listening.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
@@ -277,8 +276,6 @@ fn flatten(request: &ExportTraceServiceRequest) -> Vec<ReceivedSpan> {
 fn attributes(list: &[KeyValue]) -> Map<String, Value> {
     list.iter()
         .map(|kv| (kv.key.clone(), kv.value.as_ref().map_or(Value::Null, value)))
-        .collect::<BTreeMap<_, _>>()
-        .into_iter()
         .collect()
 }
 
