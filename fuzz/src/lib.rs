@@ -97,16 +97,25 @@ fn drain(stream: ChunkStream) {
     });
 }
 
+/// Small enough that generated bodies reach it: the event limit is fuzzed too.
+const FUZZ_EVENT_LIMIT: usize = 4096;
+
 /// The OpenAI SSE decoder.
 pub fn openai_sse(data: &[u8]) {
     let body = futures_util::stream::iter(chunked(data));
-    drain(switchboard_providers::openai::openai_sse(body));
+    drain(switchboard_providers::openai::openai_sse(
+        body,
+        FUZZ_EVENT_LIMIT,
+    ));
 }
 
 /// The Anthropic event stream, translated to OpenAI chunks.
 pub fn anthropic_sse(data: &[u8]) {
     let body = futures_util::stream::iter(chunked(data));
-    drain(switchboard_providers::anthropic::anthropic_sse(body));
+    drain(switchboard_providers::anthropic::anthropic_sse(
+        body,
+        FUZZ_EVENT_LIMIT,
+    ));
 }
 
 /// OpenAI request -> Anthropic Messages request, and an Anthropic answer -> OpenAI completion.

@@ -91,18 +91,6 @@ impl ProviderError {
         }
     }
 
-    /// What a decoder makes of its event stream's failure: the transport's own error, or a
-    /// body the SSE parser could not read.
-    pub fn from_event_stream<E: Into<ProviderError>>(
-        error: eventsource_stream::EventStreamError<E>,
-    ) -> ProviderError {
-        match error {
-            eventsource_stream::EventStreamError::Transport(e) => e.into(),
-            eventsource_stream::EventStreamError::Utf8(e) => ProviderError::stream_broke(e),
-            eventsource_stream::EventStreamError::Parser(e) => ProviderError::stream_broke(e),
-        }
-    }
-
     /// The error kind the retry policy, metrics and the record use.
     pub fn kind(&self) -> ErrorKind {
         match self {

@@ -1,9 +1,8 @@
-//! Upstream request headers from config, marked sensitive where they carry credentials, and
-//! HTTP-client errors described without their URL (a URL may carry a key).
+//! Upstream request headers from config, marked sensitive where they carry credentials.
 
 use std::collections::BTreeMap;
 
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use http::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::error::ProviderError;
 
@@ -34,28 +33,4 @@ pub fn secret_value(provider: &str, value: &str) -> Result<HeaderValue, Provider
     })?;
     value.set_sensitive(true);
     Ok(value)
-}
-
-/// A reqwest error's text with the URL left out, plus its root cause.
-pub fn describe(error: &reqwest::Error) -> String {
-    use std::error::Error as _;
-    let what = if error.is_connect() {
-        "cannot connect"
-    } else if error.is_timeout() {
-        "timed out"
-    } else if error.is_body() || error.is_decode() {
-        "body error"
-    } else {
-        "request failed"
-    };
-    let mut source = error.source();
-    let mut root = None;
-    while let Some(cause) = source {
-        root = Some(cause.to_string());
-        source = cause.source();
-    }
-    match root {
-        Some(cause) => format!("{what}: {cause}"),
-        None => what.to_owned(),
-    }
 }

@@ -6,10 +6,12 @@ pub mod body_limit;
 pub mod chunk;
 mod error;
 mod headers;
+pub mod http_client;
 pub mod openai;
 mod post_json;
 mod provider;
 mod registry;
+pub mod sse_decode;
 pub mod upstream_error;
 
 pub use chunk::{ChunkInfo, StreamChunk, ToolCallDelta, Usage};

@@ -3,16 +3,18 @@
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use eventsource_stream::Eventsource;
 use futures_util::StreamExt;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 use switchboard_config::{ErrorKind, ProviderConfig, ProviderKind};
 
-use crate::body_limit::{limit_events, read_body};
+use crate::body_limit::{body_stream, read_body};
 use crate::chunk::StreamChunk;
 use crate::error::ProviderError;
+use crate::http_client::{HttpClient, UpstreamResponse};
 use crate::provider::{ChatRequest, ChunkStream, Completion, Provider};
+use crate::sse_decode::sse_events;
+use http::Uri;
 
 /// An OpenAI-compatible chat completions API (or an Azure OpenAI resource).
 pub struct OpenAiProvider {
@@ -20,11 +22,11 @@ pub struct OpenAiProvider {
     base_url: String,
     /// `{base_url}/chat/completions`, parsed once: parsing it per request was ~1.5 % of a
     /// request's instructions. `None` for Azure (its URL names the deployment) and for a base
-    /// URL that does not parse (each request then fails as it did).
-    chat_url: Option<reqwest::Url>,
+    /// URL that does not parse (each request then fails with what is wrong with it).
+    chat_url: Option<Uri>,
     api_version: Option<String>,
-    headers: reqwest::header::HeaderMap,
-    client: reqwest::Client,
+    headers: http::HeaderMap,
+    client: HttpClient,
     body_limit: usize,
 }
 
@@ -33,7 +35,7 @@ impl OpenAiProvider {
     pub fn new(
         name: &str,
         config: &ProviderConfig,
-        client: reqwest::Client,
+        client: HttpClient,
         body_limit: usize,
     ) -> Result<OpenAiProvider, ProviderError> {
         let mut headers = crate::headers::extra_headers(name, &config.headers)?;
@@ -47,7 +49,7 @@ impl OpenAiProvider {
         let base_url = config.base_url.trim_end_matches('/').to_owned();
         let chat_url = match config.kind {
             ProviderKind::Azure => None,
-            _ => reqwest::Url::parse(&format!("{base_url}/chat/completions")).ok(),
+            _ => format!("{base_url}/chat/completions").parse::<Uri>().ok(),
         };
         Ok(OpenAiProvider {
             kind: config.kind,
@@ -72,21 +74,14 @@ impl OpenAiProvider {
         }
     }
 
-    async fn send(&self, request: ChatRequest<'_>) -> Result<reqwest::Response, ProviderError> {
+    async fn send(&self, request: ChatRequest<'_>) -> Result<UpstreamResponse, ProviderError> {
         let body = crate::post_json::encode(&UpstreamBody(request))?;
+        let uri = match &self.chat_url {
+            Some(uri) => uri.clone(),
+            None => crate::post_json::parse_uri(&self.url(request.model))?,
+        };
         let (client, headers, trace) = (&self.client, &self.headers, request.trace);
-        match &self.chat_url {
-            Some(url) => {
-                let url = url.clone();
-                crate::post_json::post_json(client, url, headers, trace, body, self.body_limit)
-                    .await
-            }
-            None => {
-                let url = self.url(request.model);
-                crate::post_json::post_json(client, url, headers, trace, body, self.body_limit)
-                    .await
-            }
-        }
+        crate::post_json::post_json(client, uri, headers, trace, body, self.body_limit).await
     }
 }
 
@@ -110,8 +105,7 @@ impl Provider for OpenAiProvider {
                 ..request
             })
             .await?;
-        let body = limit_events(response.bytes_stream(), self.body_limit);
-        Ok(openai_sse(body))
+        Ok(openai_sse(body_stream(response), self.body_limit))
     }
 
     fn otel_name(&self) -> &'static str {
@@ -156,8 +150,9 @@ impl Serialize for UpstreamBody<'_> {
 }
 
 /// Decodes an OpenAI SSE body into chunks: `[DONE]` ends it, an `{"error": ...}` event fails it,
-/// and an end without `[DONE]` or a finish reason is a cut stream.
-pub fn openai_sse<S, E>(body: S) -> ChunkStream
+/// and an end without `[DONE]` or a finish reason is a cut stream; an event past `limit` bytes
+/// fails it with [`ProviderError::TooLarge`].
+pub fn openai_sse<S, E>(body: S, limit: usize) -> ChunkStream
 where
     S: futures_util::Stream<Item = Result<Bytes, E>> + Send + 'static,
     E: Into<ProviderError> + Send + 'static,
@@ -168,7 +163,7 @@ where
         done: bool,
     }
     let state = State {
-        events: Box::pin(body.eventsource()),
+        events: sse_events(Box::pin(body), limit),
         finished: false,
         done: false,
     };
@@ -187,23 +182,22 @@ where
                     }
                     Some(Err(e)) => {
                         state.done = true;
-                        return Some((Err(ProviderError::from_event_stream(e)), state));
+                        return Some((Err(e.into()), state));
                     }
                     Some(Ok(event)) => event,
                 };
                 if item.data.is_empty() {
                     continue;
                 }
-                if item.data.trim() == "[DONE]" {
+                if item.data.trim_ascii() == b"[DONE]" {
                     return None;
                 }
-                let data = Bytes::from(item.data);
-                let chunk = match StreamChunk::from_json(data) {
+                let chunk = match StreamChunk::from_json(item.data.clone()) {
                     Ok(chunk) => chunk,
                     // One unreadable event does not end a healthy stream (SPEC 10.1).
                     Err(e) => {
                         return Some((
-                            Ok(StreamChunk::skipped(unreadable(&e, &item.event))),
+                            Ok(StreamChunk::skipped(unreadable(&e, item.name()))),
                             state,
                         ));
                     }

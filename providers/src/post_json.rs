@@ -1,10 +1,12 @@
 //! One upstream POST of a JSON body, shared by every adapter: send, and turn a non-success
 //! status into a [`ProviderError`] carrying the provider's message and Retry-After.
 
-use reqwest::header::{HeaderMap, HeaderName};
+use http::Uri;
+use http::header::{HeaderMap, HeaderName, HeaderValue};
 use serde::Serialize;
 
 use crate::error::ProviderError;
+use crate::http_client::{HttpClient, UpstreamResponse};
 use crate::provider::UpstreamTrace;
 use crate::upstream_error;
 
@@ -19,33 +21,35 @@ pub fn encode(body: &impl Serialize) -> Result<Vec<u8>, ProviderError> {
     })
 }
 
-/// POSTs `body` to `url` with `headers` (and the trace context, when given); resolves with the
+/// `url` as a request URI, or what is wrong with it (without the URL: a URL may carry a key).
+pub fn parse_uri(url: &str) -> Result<Uri, ProviderError> {
+    url.parse::<Uri>().map_err(|e| ProviderError::Connect {
+        message: format!("the provider's URL is not valid: {e}"),
+    })
+}
+
+/// POSTs `body` to `uri` with `headers` (and the trace context, when given); resolves with the
 /// response once its head is in and its status is a success.
 pub async fn post_json(
-    client: &reqwest::Client,
-    url: impl reqwest::IntoUrl,
+    client: &HttpClient,
+    uri: Uri,
     headers: &HeaderMap,
     trace: Option<UpstreamTrace<'_>>,
     body: Vec<u8>,
     body_limit: usize,
-) -> Result<reqwest::Response, ProviderError> {
-    let mut request = client
-        .post(url)
-        .headers(headers.clone())
-        .header(http::header::CONTENT_TYPE, "application/json");
+) -> Result<UpstreamResponse, ProviderError> {
+    let mut headers = headers.clone();
     if let Some(trace) = trace {
-        request = request.header(TRACEPARENT, trace.traceparent);
-        if let Some(state) = trace.tracestate {
-            request = request.header(TRACESTATE, state);
+        // Both are ours or checked header text (the caller's tracestate passed the server's
+        // header parser); a value that would not be a header is left out, not sent broken.
+        if let Ok(value) = HeaderValue::from_str(trace.traceparent) {
+            headers.insert(TRACEPARENT, value);
+        }
+        if let Some(value) = trace.tracestate.and_then(|s| HeaderValue::from_str(s).ok()) {
+            headers.insert(TRACESTATE, value);
         }
     }
-    let response = request
-        .body(body)
-        .send()
-        .await
-        .map_err(|e| ProviderError::Connect {
-            message: crate::headers::describe(&e),
-        })?;
+    let response = client.post_json(uri, headers, body).await?;
     let status = response.status();
     if status.is_success() {
         return Ok(response);

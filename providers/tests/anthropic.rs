@@ -537,7 +537,7 @@ fn sse(events: &[(&str, Value)]) -> ChunkStream {
         .chunks(7)
         .map(|c| Ok(Bytes::copy_from_slice(c)))
         .collect();
-    anthropic_sse(futures_util::stream::iter(pieces))
+    anthropic_sse(futures_util::stream::iter(pieces), 1 << 20)
 }
 
 fn message_start() -> (&'static str, Value) {
@@ -588,9 +588,10 @@ async fn unknown_events_are_ignored_and_a_clean_early_end_is_a_cut() {
 async fn an_unreadable_event_is_skipped_and_the_stream_goes_on() {
     let body = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"model\":\"x\"}}\n\n\
                 event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":\n\n";
-    let stream = anthropic_sse(futures_util::stream::iter([Ok::<_, std::io::Error>(
-        Bytes::from(body),
-    )]));
+    let stream = anthropic_sse(
+        futures_util::stream::iter([Ok::<_, std::io::Error>(Bytes::from(body))]),
+        1 << 20,
+    );
     let (chunks, err) = drain(stream).await;
     assert_eq!(chunks.len(), 2, "the role chunk, then the skip marker");
     let why = chunks[1].info.skipped.as_deref().unwrap();

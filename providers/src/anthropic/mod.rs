@@ -15,6 +15,7 @@ use serde_json::{Map, Value};
 use switchboard_config::ProviderConfig;
 
 use crate::error::ProviderError;
+use crate::http_client::{HttpClient, UpstreamResponse};
 use crate::provider::{ChatRequest, ChunkStream, Completion, Provider};
 
 pub use request::{DEFAULT_MAX_TOKENS, dropped_fields, to_messages_request};
@@ -28,10 +29,10 @@ pub const ANTHROPIC_VERSION: &str = "2023-06-01";
 pub struct AnthropicProvider {
     url: String,
     /// `url`, parsed once (see the OpenAI adapter); `None` when it does not parse.
-    parsed_url: Option<reqwest::Url>,
+    parsed_url: Option<http::Uri>,
     default_max_tokens: Option<u32>,
-    headers: reqwest::header::HeaderMap,
-    client: reqwest::Client,
+    headers: http::HeaderMap,
+    client: HttpClient,
     body_limit: usize,
 }
 
@@ -42,14 +43,14 @@ impl AnthropicProvider {
     pub fn new(
         name: &str,
         config: &ProviderConfig,
-        client: reqwest::Client,
+        client: HttpClient,
         body_limit: usize,
     ) -> Result<AnthropicProvider, ProviderError> {
         let mut headers = crate::headers::extra_headers(name, &config.headers)?;
         if !headers.contains_key("anthropic-version") {
             headers.insert(
                 "anthropic-version",
-                reqwest::header::HeaderValue::from_static(ANTHROPIC_VERSION),
+                http::HeaderValue::from_static(ANTHROPIC_VERSION),
             );
         }
         if let Some(key) = config.api_key.as_deref().filter(|k| !k.is_empty()) {
@@ -57,7 +58,7 @@ impl AnthropicProvider {
         }
         let url = format!("{}/v1/messages", config.base_url.trim_end_matches('/'));
         Ok(AnthropicProvider {
-            parsed_url: reqwest::Url::parse(&url).ok(),
+            parsed_url: url.parse::<http::Uri>().ok(),
             url,
             default_max_tokens: config.default_max_tokens,
             headers,
@@ -70,23 +71,16 @@ impl AnthropicProvider {
         &self,
         request: ChatRequest<'_>,
         stream: bool,
-    ) -> Result<reqwest::Response, ProviderError> {
+    ) -> Result<UpstreamResponse, ProviderError> {
         let body =
             to_messages_request(request.body, request.model, stream, self.default_max_tokens)?;
         let body = crate::post_json::encode(&body)?;
+        let uri = match &self.parsed_url {
+            Some(uri) => uri.clone(),
+            None => crate::post_json::parse_uri(&self.url)?,
+        };
         let (client, headers, trace) = (&self.client, &self.headers, request.trace);
-        match &self.parsed_url {
-            Some(url) => {
-                let url = url.clone();
-                crate::post_json::post_json(client, url, headers, trace, body, self.body_limit)
-                    .await
-            }
-            None => {
-                let url = self.url.as_str();
-                crate::post_json::post_json(client, url, headers, trace, body, self.body_limit)
-                    .await
-            }
-        }
+        crate::post_json::post_json(client, uri, headers, trace, body, self.body_limit).await
     }
 }
 
@@ -100,8 +94,10 @@ impl Provider for AnthropicProvider {
 
     async fn stream(&self, request: ChatRequest<'_>) -> Result<ChunkStream, ProviderError> {
         let response = self.send(request, true).await?;
-        let body = crate::body_limit::limit_events(response.bytes_stream(), self.body_limit);
-        Ok(anthropic_sse(body))
+        Ok(anthropic_sse(
+            crate::body_limit::body_stream(response),
+            self.body_limit,
+        ))
     }
 
     fn dropped_fields(&self, body: &Map<String, Value>) -> Vec<String> {

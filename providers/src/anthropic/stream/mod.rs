@@ -16,7 +16,6 @@ mod translator;
 mod tests;
 
 use bytes::Bytes;
-use eventsource_stream::Eventsource;
 use futures_util::StreamExt;
 use switchboard_config::ErrorKind;
 
@@ -24,6 +23,7 @@ use crate::anthropic::response::unix_now;
 use crate::chunk::StreamChunk;
 use crate::error::ProviderError;
 use crate::provider::ChunkStream;
+use crate::sse_decode::sse_events;
 use translator::Translator;
 
 /// The retry kind of an Anthropic error `type` (from an `error` event or body):
@@ -46,7 +46,7 @@ pub fn error_kind(error_type: &str) -> ErrorKind {
 /// [`ProviderError::StreamError`], and an end (or break) before `message_stop` with
 /// [`ProviderError::StreamCut`]; an event whose data cannot be read is yielded as a
 /// [`StreamChunk::skipped`] marker.
-pub fn anthropic_sse<S, E>(body: S) -> ChunkStream
+pub fn anthropic_sse<S, E>(body: S, limit: usize) -> ChunkStream
 where
     S: futures_util::Stream<Item = Result<Bytes, E>> + Send + 'static,
     E: Into<ProviderError> + Send + 'static,
@@ -57,7 +57,7 @@ where
         done: bool,
     }
     let state = State {
-        events: Box::pin(body.eventsource()),
+        events: sse_events(Box::pin(body), limit),
         translator: Translator::new(unix_now()),
         done: false,
     };
@@ -79,10 +79,14 @@ where
                     }
                     Some(Err(e)) => {
                         state.done = true;
-                        return Some((Err(ProviderError::from_event_stream(e)), state));
+                        return Some((Err(e.into()), state));
                     }
                 };
-                match state.translator.event(&event.event, &event.data) {
+                let Ok(data) = std::str::from_utf8(&event.data) else {
+                    let why = format!("the data of event `{}` is not UTF-8", event.name());
+                    return Some((Ok(StreamChunk::skipped(why)), state));
+                };
+                match state.translator.event(event.name(), data) {
                     Ok(()) => {}
                     // One unreadable event does not end a healthy stream (SPEC 10.1).
                     Err(ProviderError::UnreadableEvent { message }) => {
