@@ -156,7 +156,7 @@ fn assert_chunk_shapes(chunks: &[StreamChunk]) {
 async fn plain_text_non_stream() {
     let (mock, provider) = setup("").await;
     let completion = complete(&*provider, MODEL, &hello()).await.unwrap();
-    let v = &completion.json;
+    let v = &serde_json::from_slice::<Value>(&completion.body).unwrap();
     assert!(v["id"].as_str().unwrap().starts_with("chatcmpl-msg_mock_"));
     assert_eq!(v["object"], "chat.completion");
     assert!(v["created"].as_u64().unwrap() > 1_600_000_000);
@@ -236,7 +236,8 @@ async fn tool_calls_non_stream() {
                 serde_json::from_str(call["function"]["arguments"].as_str().unwrap()).unwrap();
             assert_eq!(args, serde_json::from_str::<Value>(DEFAULT_ARGS).unwrap());
         }
-        assert_eq!(completion.json["choices"][0]["finish_reason"], "tool_calls");
+        let v: Value = serde_json::from_slice(&completion.body).unwrap();
+        assert_eq!(v["choices"][0]["finish_reason"], "tool_calls");
     }
 }
 

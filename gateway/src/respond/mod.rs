@@ -6,7 +6,6 @@ pub mod continuation;
 pub mod relay;
 
 use http::{HeaderValue, Response, StatusCode};
-use serde_json::Value;
 use std::sync::Arc;
 
 use switchboard_config::{MidStream, StreamJson};
@@ -169,11 +168,13 @@ fn complete_response(
     log.usage = answer.completion.usage();
     log.json_valid = answer.json_valid;
     if log.trace.is_some() {
-        note_answer(&answer.completion.json, &mut log);
+        log.response_id = answer.completion.id().map(str::to_owned);
+        log.finish_reasons = answer.completion.finish_reasons().to_vec();
     }
     // The client gets the provider's bytes as they came; the record takes the parsed message.
-    let switchboard_providers::Completion { body, mut json } = answer.completion;
-    log.output = json.pointer_mut("/choices/0/message").map(Value::take);
+    let mut completion = answer.completion;
+    log.output = completion.take_message();
+    let body = completion.body;
     let mut response = Response::new(body::full(body));
     set_headers(&mut response, &log, &served, index, answer.json_valid);
     response.headers_mut().insert(
@@ -183,19 +184,6 @@ fn complete_response(
     log.served = Some(served);
     log.finish(RequestStatus::Success, 200, None);
     response
-}
-
-/// The answer's `id` and each choice's `finish_reason`, for the request's span.
-fn note_answer(json: &Value, log: &mut RequestLog) {
-    log.response_id = json.get("id").and_then(Value::as_str).map(str::to_owned);
-    log.finish_reasons = json
-        .get("choices")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|c| c.get("finish_reason").and_then(Value::as_str))
-        .map(str::to_owned)
-        .collect();
 }
 
 /// A stream chunk's `id`.

@@ -222,9 +222,8 @@ mod tests {
     use serde_json::json;
 
     fn translate(value: Value) -> Value {
-        to_chat_completion(value.to_string().as_bytes())
-            .unwrap()
-            .json
+        let completion = to_chat_completion(value.to_string().as_bytes()).unwrap();
+        serde_json::from_slice(&completion.body).unwrap()
     }
 
     #[test]
