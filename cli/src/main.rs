@@ -15,6 +15,13 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use switchboard_config::{Config, ConfigError, process_env};
 
+/// mimalloc instead of glibc's malloc: a request allocates and frees a few hundred small
+/// buffers (headers, JSON strings, the record), and glibc's allocator cost ~26,000 instructions
+/// of a ~145,000-instruction request under callgrind (BENCHMARKS.md, [perf]). mimalloc's
+/// thread-local free lists also keep less memory per idle stream.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Switchboard: one hop between your code and every LLM provider.
 #[derive(Parser)]
 #[command(name = "switchboard", version, about)]

@@ -138,35 +138,41 @@ impl SseDecoder {
             }
             let end = memchr::memchr2(b'\n', b'\r', &self.buffer)?;
             self.after_cr = self.buffer[end] == b'\r';
-            let line = self.buffer.split_to(end + 1).freeze();
-            self.event_bytes += line.len();
-            let line = line.slice(..end);
-            if line.is_empty() {
-                self.last_len = self.event_bytes - (end + 1);
+            if end == 0 {
+                // A blank line: dispatch.
+                self.buffer.advance(1);
+                self.last_len = self.event_bytes;
                 self.event_bytes = 0;
                 if let Some(event) = self.pending.dispatch() {
                     return Some(event);
                 }
                 continue;
             }
-            self.field(line);
-        }
-    }
-
-    fn field(&mut self, line: Bytes) {
-        let (name, value) = match memchr::memchr(b':', &line) {
-            Some(0) => return, // a comment
-            Some(colon) => {
-                let skip = usize::from(line.get(colon + 1) == Some(&b' '));
-                (line.slice(..colon), line.slice(colon + 1 + skip..))
+            self.event_bytes += end + 1;
+            let (name, value) = match memchr::memchr(b':', &self.buffer[..end]) {
+                Some(colon) => {
+                    let skip = usize::from(self.buffer.get(colon + 1) == Some(&b' '));
+                    (colon, (colon + 1 + skip).min(end))
+                }
+                None => (end, end),
+            };
+            // Only the lines kept become `Bytes` (a slice of the input, not a copy).
+            let is_data = match &self.buffer[..name] {
+                b"data" => true,
+                b"event" => false,
+                // Comments (an empty name), `id` and `retry` (they matter to a reconnecting
+                // browser, not to one upstream call) and unknown fields are passed over.
+                _ => {
+                    self.buffer.advance(end + 1);
+                    continue;
+                }
+            };
+            let value = self.buffer.split_to(end + 1).freeze().slice(value..end);
+            if is_data {
+                self.pending.data_line(value);
+            } else {
+                self.pending.event = value;
             }
-            None => (line.clone(), Bytes::new()),
-        };
-        match &name[..] {
-            b"data" => self.pending.data_line(value),
-            b"event" => self.pending.event = value,
-            // `id` and `retry` matter to a reconnecting browser, not to one upstream call.
-            _ => {}
         }
     }
 }

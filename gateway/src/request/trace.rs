@@ -5,11 +5,12 @@
 use http::HeaderMap;
 use switchboard_otel::{CallerTrace, TraceContext};
 
-use super::identity::{Identity, header};
+use super::identity::{Identity, header, names};
 
 /// The request's trace context from its headers and, once the body is read, its identity.
 pub fn trace_context(identity: Option<&Identity>, headers: &HeaderMap) -> TraceContext {
-    let traceparent = header(headers, "traceparent").and_then(switchboard_otel::parse_traceparent);
+    let traceparent =
+        header(headers, names::TRACEPARENT).and_then(switchboard_otel::parse_traceparent);
     let (trace_id, parent_id, span_id) = match identity {
         Some(identity) => (
             identity.trace_unique_id.as_deref(),
@@ -28,7 +29,7 @@ pub fn trace_context(identity: Option<&Identity>, headers: &HeaderMap) -> TraceC
         parent_id,
         span_id,
         not_sampled,
-        tracestate: header(headers, "tracestate"),
+        tracestate: header(headers, names::TRACESTATE),
     })
 }
 

@@ -300,6 +300,19 @@ fn failed<T>(
     response
 }
 
+/// The `x-switchboard-*` response headers, named once: a `&str` name is parsed and checked on
+/// every insert (~700 instructions per header under callgrind).
+mod header_names {
+    use http::HeaderName;
+    pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-switchboard-request-id");
+    pub const PROVIDER: HeaderName = HeaderName::from_static("x-switchboard-provider");
+    pub const MODEL: HeaderName = HeaderName::from_static("x-switchboard-model");
+    pub const ATTEMPTS: HeaderName = HeaderName::from_static("x-switchboard-attempts");
+    pub const FALLBACK_INDEX: HeaderName = HeaderName::from_static("x-switchboard-fallback-index");
+    pub const HEDGED: HeaderName = HeaderName::from_static("x-switchboard-hedged");
+    pub const JSON_VALID: HeaderName = HeaderName::from_static("x-switchboard-json-valid");
+}
+
 fn set_headers(
     response: &mut Response<ResponseBody>,
     log: &RequestLog,
@@ -310,11 +323,11 @@ fn set_headers(
     let headers = response.headers_mut();
     let text =
         |s: &str| HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static("invalid"));
-    headers.insert("x-switchboard-request-id", text(&log.id));
-    headers.insert("x-switchboard-provider", text(&served.provider));
-    headers.insert("x-switchboard-model", text(&served.model));
+    headers.insert(header_names::REQUEST_ID, text(&log.id));
+    headers.insert(header_names::PROVIDER, text(&served.provider));
+    headers.insert(header_names::MODEL, text(&served.model));
     headers.insert(
-        "x-switchboard-attempts",
+        header_names::ATTEMPTS,
         HeaderValue::from(log.chain.attempts.len()),
     );
     // How far down the order the chain went (the config index, unless weighted).
@@ -323,13 +336,13 @@ fn set_headers(
         .attempts
         .last()
         .map_or(index, |noted| noted.position);
-    headers.insert("x-switchboard-fallback-index", HeaderValue::from(position));
+    headers.insert(header_names::FALLBACK_INDEX, HeaderValue::from(position));
     if log.chain.hedged {
-        headers.insert("x-switchboard-hedged", HeaderValue::from_static("true"));
+        headers.insert(header_names::HEDGED, HeaderValue::from_static("true"));
     }
     if let Some(valid) = json_valid {
         headers.insert(
-            "x-switchboard-json-valid",
+            header_names::JSON_VALID,
             HeaderValue::from_static(if valid { "true" } else { "false" }),
         );
     }

@@ -155,18 +155,28 @@ impl Relay {
         let Some(mut stream) = self.committed.stream.take() else {
             return End::Done;
         };
+        // One timer for the whole relay, moved to each chunk's deadline. A deadline mostly moves
+        // later, which tokio's timer takes without touching its wheel; a new timeout per chunk
+        // registered and cancelled a wheel entry every time.
+        let mut deadline = self.committed.clock.next_content();
+        let timer = tokio::time::sleep_until(deadline.at);
+        tokio::pin!(timer);
         loop {
-            let deadline = self.committed.clock.next_content();
+            let next = self.committed.clock.next_content();
+            if next.at != deadline.at {
+                timer.as_mut().reset(next.at);
+            }
+            deadline = next;
             let next = tokio::select! {
                 biased;
-                next = tokio::time::timeout_at(deadline.at, stream.next()) => next,
+                next = stream.next() => next,
+                () = &mut timer => return End::Failed(deadline.kind, deadline.what.to_owned()),
                 () = self.tx.closed() => return End::ClientGone,
             };
             let chunk = match next {
-                Err(_) => return End::Failed(deadline.kind, deadline.what.to_owned()),
-                Ok(None) => return End::Done,
-                Ok(Some(Err(e))) => return End::Failed(e.kind(), e.to_string()),
-                Ok(Some(Ok(chunk))) => chunk,
+                None => return End::Done,
+                Some(Err(e)) => return End::Failed(e.kind(), e.to_string()),
+                Some(Ok(chunk)) => chunk,
             };
             if let Some(why) = chunk.info.skipped {
                 self.log.metrics.event_skipped();
