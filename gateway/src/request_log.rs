@@ -4,8 +4,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::{Map, Value};
-use switchboard_record::{LogRecord, LogSink, RequestStatus, Usage, rfc3339};
+use serde_json::Value;
+use switchboard_providers::RequestBody;
+use switchboard_record::{JsonBody, LogRecord, LogSink, RequestStatus, Usage, rfc3339};
 use time::OffsetDateTime;
 
 use http::{HeaderValue, Response};
@@ -98,7 +99,7 @@ pub struct RequestLog {
     /// Identity and metadata.
     pub identity: Identity,
     /// The request body, for `input`, `tools` and `response_format`.
-    pub body: Option<Map<String, Value>>,
+    pub body: Option<RequestBody>,
     /// The chain's attempts (each with its position in the order tried), skipped targets
     /// and warnings.
     pub chain: ChainNotes,
@@ -253,11 +254,12 @@ impl RequestLog {
         let capture = capture && !self.identity.disable_log;
         SpanParts {
             attempts,
-            params: body.map(RequestParams::from_body).unwrap_or_default(),
+            params: body
+                .map(|b| RequestParams::from_body(&b.fields))
+                .unwrap_or_default(),
             input: body
-                .and_then(|b| b.get("messages"))
                 .filter(|_| capture)
-                .cloned(),
+                .and_then(RequestBody::messages_value),
             output: self.output.as_ref().filter(|_| capture).cloned(),
             response_id: self.response_id.take(),
             finish_reasons: std::mem::take(&mut self.finish_reasons),
@@ -314,13 +316,13 @@ impl RequestLog {
             usage: self.usage,
             cost,
             input: if capture {
-                body.remove("messages")
+                body.messages.map(JsonBody::Raw)
             } else {
                 None
             },
             output: if capture { self.output.take() } else { None },
-            tools: body.remove("tools"),
-            response_format: body.remove("response_format"),
+            tools: body.fields.remove("tools"),
+            response_format: body.fields.remove("response_format"),
             customer_identifier: identity.customer_identifier,
             thread_identifier: identity.thread_identifier,
             metadata: identity.metadata,

@@ -11,6 +11,7 @@ pub mod openai;
 mod post_json;
 mod provider;
 mod registry;
+pub mod request_body;
 pub mod sse_decode;
 pub mod upstream_error;
 
@@ -18,3 +19,4 @@ pub use chunk::{ChunkInfo, StreamChunk, ToolCallDelta, Usage};
 pub use error::ProviderError;
 pub use provider::{ChatRequest, ChunkStream, Completion, Provider, UpstreamTrace};
 pub use registry::Providers;
+pub use request_body::RequestBody;

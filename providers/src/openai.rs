@@ -116,10 +116,10 @@ impl Provider for OpenAiProvider {
     }
 }
 
-/// The request body for upstream: `model`, the client's other fields in key order (the body is
-/// a serde_json `Map`, a `BTreeMap` without the `preserve_order` feature), then `stream` and
-/// (for streams) `stream_options` with `include_usage` set by the gateway, so usage is always
-/// reported. Serialised straight from the borrowed map, without cloning it.
+/// The request body for upstream: `model`, `messages` as the client's text, the client's other
+/// fields in key order (a serde_json `Map`, a `BTreeMap` without the `preserve_order` feature),
+/// then `stream` and (for streams) `stream_options` with `include_usage` set by the gateway, so
+/// usage is always reported. Serialised straight from the borrowed body, without cloning it.
 struct UpstreamBody<'a>(ChatRequest<'a>);
 
 impl Serialize for UpstreamBody<'_> {
@@ -127,9 +127,12 @@ impl Serialize for UpstreamBody<'_> {
         let request = &self.0;
         let mut map = serializer.serialize_map(None)?;
         map.serialize_entry("model", request.model)?;
-        for (key, value) in request.body {
+        if let Some(messages) = &request.body.messages {
+            map.serialize_entry("messages", messages)?;
+        }
+        for (key, value) in &request.body.fields {
             match key.as_str() {
-                "model" | "stream" => {}
+                "model" | "stream" | "messages" => {}
                 "stream_options" if request.stream => {}
                 _ => map.serialize_entry(key, value)?,
             }
@@ -138,6 +141,7 @@ impl Serialize for UpstreamBody<'_> {
         if request.stream {
             let mut options = request
                 .body
+                .fields
                 .get("stream_options")
                 .and_then(Value::as_object)
                 .cloned()

@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 
 use crate::chunk::{StreamChunk, Usage};
 use crate::error::ProviderError;
+use crate::request_body::RequestBody;
 
 /// OpenAI chat chunks from one upstream stream, in order; ends after the last chunk.
 pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<StreamChunk, ProviderError>> + Send>>;
@@ -19,7 +20,7 @@ pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<StreamChunk, ProviderErr
 #[derive(Debug, Clone, Copy)]
 pub struct ChatRequest<'a> {
     /// The OpenAI request body as the client sent it, without Switchboard's own fields.
-    pub body: &'a Map<String, Value>,
+    pub body: &'a RequestBody,
     /// The model name this provider serves (the target's `model`).
     pub model: &'a str,
     /// Whether the gateway wants a stream.

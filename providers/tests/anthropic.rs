@@ -13,7 +13,8 @@ use switchboard_config::{Config, ErrorKind};
 use switchboard_loadtest::{DEFAULT_ARGS, DEFAULT_CONTENT, MockHandle, MockProvider};
 use switchboard_providers::anthropic::{self, anthropic_sse};
 use switchboard_providers::{
-    ChatRequest, ChunkStream, Completion, Provider, ProviderError, Providers, StreamChunk,
+    ChatRequest, ChunkStream, Completion, Provider, ProviderError, Providers, RequestBody,
+    StreamChunk,
 };
 
 const MODEL: &str = "claude-test";
@@ -52,7 +53,7 @@ async fn complete(
 ) -> Result<Completion, ProviderError> {
     provider
         .complete(ChatRequest {
-            body,
+            body: &RequestBody::from_object(body.clone()),
             model,
             stream: false,
             trace: None,
@@ -67,7 +68,7 @@ async fn open(
 ) -> Result<ChunkStream, ProviderError> {
     provider
         .stream(ChatRequest {
-            body,
+            body: &RequestBody::from_object(body.clone()),
             model,
             stream: true,
             trace: None,

@@ -3,12 +3,14 @@
 //! The proxy builds records, ingest parses them, the sink and consumer carry them, the store
 //! keeps them: this crate is the language they share.
 
+mod json_body;
 mod json_type;
 mod log_record;
 mod sink;
 mod time_format;
 mod usage;
 
+pub use json_body::JsonBody;
 pub use json_type::json_type;
 pub use log_record::{AttemptRecord, LogRecord, RequestStatus, SkippedTarget};
 pub use sink::LogSink;

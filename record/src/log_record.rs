@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::json_body::JsonBody;
 use crate::{ErrorKind, Usage};
 use serde::Serialize;
 use serde_json::Value;
@@ -106,7 +107,7 @@ pub struct LogRecord {
     /// USD, from the target's configured prices.
     pub cost: Option<f64>,
     /// The request's messages (absent with `capture_bodies = false` or `disable_log`).
-    pub input: Option<Value>,
+    pub input: Option<JsonBody>,
     /// The assistant message (absent likewise).
     pub output: Option<Value>,
     /// The request's `tools`.

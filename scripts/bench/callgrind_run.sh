@@ -36,13 +36,19 @@ callgrind_total() {
 }
 
 # callgrind_measure MODEL [--stream]: WARM_N requests uncounted, then N counted; prints the total.
+# PROMPT_BYTES (optional): the user message is that many bytes of prose instead of loadgen's
+# short default (a voice agent's prompt is kilobytes).
 callgrind_measure() {
   local model=$1 stream=${2:-}
-  "$BIN/loadgen" --url "http://127.0.0.1:$GW_PORT/v1" --model "$model" $stream -c 1 -n "$WARM_N" \
+  local prompt=()
+  if [ -n "${PROMPT_BYTES:-}" ]; then
+    prompt=(--prompt "$(python3 -c 'import sys; n = int(sys.argv[1]); print(("You are a careful phone agent. " * (n // 30 + 1))[:n])' "$PROMPT_BYTES")")
+  fi
+  "$BIN/loadgen" --url "http://127.0.0.1:$GW_PORT/v1" --model "$model" $stream "${prompt[@]}" -c 1 -n "$WARM_N" \
     -d 600 --timeout 120 >/dev/null 2>>"$OUT/loadgen.log"
   callgrind_control -z $CG_PID >/dev/null 2>&1
   callgrind_control -i on $CG_PID >/dev/null 2>&1
-  "$BIN/loadgen" --url "http://127.0.0.1:$GW_PORT/v1" --model "$model" $stream -c 1 -n "$N" \
+  "$BIN/loadgen" --url "http://127.0.0.1:$GW_PORT/v1" --model "$model" $stream "${prompt[@]}" -c 1 -n "$N" \
     -d 600 --timeout 120 >>"$OUT/results.jsonl" 2>>"$OUT/loadgen.log"
   sleep 1 # the log writer ships the last records (and the exporter the last spans) while counted
   callgrind_control -i off $CG_PID >/dev/null 2>&1

@@ -80,11 +80,11 @@ impl Redactor {
         if self.rules.is_empty() {
             return;
         }
-        for value in [&mut record.input, &mut record.output]
-            .into_iter()
-            .flatten()
-        {
-            self.value(value);
+        if let Some(input) = record.input.as_mut() {
+            self.value(input.value_mut());
+        }
+        if let Some(output) = record.output.as_mut() {
+            self.value(output);
         }
         let messages = std::iter::once(&mut record.error_message)
             .chain(record.attempts.iter_mut().map(|a| &mut a.error_message));

@@ -2,11 +2,11 @@
 //! up to its first content-bearing chunk (or to its end, when a JSON-mode stream is buffered).
 
 use futures_util::StreamExt;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use switchboard_config::{ErrorKind, Policy};
 use switchboard_otel::{SpanId, TraceContext};
 use switchboard_providers::{
-    ChatRequest, ChunkStream, Completion, ProviderError, StreamChunk, UpstreamTrace,
+    ChatRequest, ChunkStream, Completion, ProviderError, RequestBody, StreamChunk, UpstreamTrace,
 };
 use tokio::time::Instant;
 
@@ -22,7 +22,7 @@ use super::stream_timing::{AttemptClock, Deadline};
 /// What every attempt of one request shares.
 pub struct AttemptContext<'a> {
     /// The client's body (Switchboard fields removed).
-    pub body: &'a Map<String, Value>,
+    pub body: &'a RequestBody,
     /// The model's policy.
     pub policy: &'a Policy,
     /// When the request's budget runs out.

@@ -3,7 +3,8 @@
 //! order, not the client's).
 
 use http::HeaderMap;
-use serde_json::{Map, Value};
+use serde_json::Value;
+use switchboard_providers::RequestBody;
 
 use crate::http::error::GatewayError;
 use switchboard_record::json_type;
@@ -13,8 +14,8 @@ use crate::request::identity::Identity;
 /// A chat request, ready to route.
 #[derive(Debug)]
 pub struct ChatRequest {
-    /// The body without Switchboard's fields.
-    pub body: Map<String, Value>,
+    /// The body without Switchboard's fields (`messages` as the client's text).
+    pub body: RequestBody,
     /// The `model` the client named.
     pub model: String,
     /// `stream: true`.
@@ -32,13 +33,17 @@ impl ChatRequest {
             |e| GatewayError::InvalidRequest(format!("The request body is not valid JSON: {e}"));
         // One UTF-8 check of the whole body is cheaper than `from_slice`'s of every string.
         let text = switchboard_providers::chunk::json_text(bytes).map_err(not_json)?;
-        let value: Value = serde_json::from_str(text).map_err(not_json)?;
-        let Value::Object(mut body) = value else {
+        if !text.trim_start().starts_with('{') {
+            let value: Value = serde_json::from_str(text).map_err(not_json)?;
             return Err(GatewayError::InvalidRequest(format!(
                 "The request body must be a JSON object, not {}",
                 json_type(&value)
             )));
-        };
+        }
+        let RequestBody {
+            fields: mut body,
+            messages,
+        } = serde_json::from_str(text).map_err(not_json)?;
         let model = match body.get("model") {
             Some(Value::String(m)) if !m.is_empty() => m.clone(),
             Some(Value::String(_)) | None | Some(Value::Null) => {
@@ -53,20 +58,22 @@ impl ChatRequest {
                 )));
             }
         };
-        match body.get("messages") {
-            Some(Value::Array(_)) => {}
-            None | Some(Value::Null) => {
+        // `messages` stays text; its first byte says whether it is an array.
+        let messages = match messages {
+            Some(raw) if raw.get().starts_with('[') => raw,
+            Some(raw) if raw.get() != "null" => {
+                let value: Value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
+                return Err(GatewayError::InvalidRequest(format!(
+                    "`messages` must be an array, not {}",
+                    json_type(&value)
+                )));
+            }
+            _ => {
                 return Err(GatewayError::InvalidRequest(
                     "Missing required parameter: `messages`".to_owned(),
                 ));
             }
-            Some(other) => {
-                return Err(GatewayError::InvalidRequest(format!(
-                    "`messages` must be an array, not {}",
-                    json_type(other)
-                )));
-            }
-        }
+        };
         let stream = match body.get("stream") {
             None | Some(Value::Null) => false,
             Some(Value::Bool(b)) => *b,
@@ -84,7 +91,10 @@ impl ChatRequest {
             .unwrap_or(false);
         let identity = Identity::take(&mut body, headers)?;
         Ok(ChatRequest {
-            body,
+            body: RequestBody {
+                fields: body,
+                messages: Some(messages),
+            },
             model,
             stream,
             include_usage,

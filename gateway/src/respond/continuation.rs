@@ -10,9 +10,9 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use switchboard_config::Prefill;
-use switchboard_providers::StreamChunk;
+use switchboard_providers::{RequestBody, StreamChunk};
 use tokio::time::Instant;
 
 use crate::live::Live;
@@ -134,24 +134,25 @@ pub fn drop_repeated_whitespace(held: &mut [StreamChunk]) {
 
 /// The request that asks a target to go on from `text`: the original `body` plus an
 /// assistant message holding it, in the target's `prefill` style.
-pub fn request_body(body: &Map<String, Value>, text: &str, prefill: Prefill) -> Map<String, Value> {
-    let mut body = body.clone();
+pub fn request_body(body: &RequestBody, text: &str, prefill: Prefill) -> RequestBody {
+    let mut fields = body.fields.clone();
     let mut message = json!({"role": "assistant", "content": text});
     match prefill {
         Prefill::Off | Prefill::Message => {}
         Prefill::PrefixFlag => message["prefix"] = json!(true),
         Prefill::Vllm => {
-            body.insert("continue_final_message".to_owned(), json!(true));
-            body.insert("add_generation_prompt".to_owned(), json!(false));
+            fields.insert("continue_final_message".to_owned(), json!(true));
+            fields.insert("add_generation_prompt".to_owned(), json!(false));
         }
     }
-    match body.get_mut("messages") {
-        Some(Value::Array(messages)) => messages.push(message),
-        _ => {
-            body.insert("messages".to_owned(), json!([message]));
+    let messages = match body.messages_value() {
+        Some(Value::Array(mut messages)) => {
+            messages.push(message);
+            messages
         }
-    }
-    body
+        _ => vec![message],
+    };
+    RequestBody::new(fields, &Value::Array(messages))
 }
 
 #[cfg(test)]
@@ -192,20 +193,21 @@ mod tests {
 
     #[test]
     fn the_text_so_far_goes_as_a_trailing_assistant_message_in_the_targets_style() {
-        let body: Map<String, Value> = serde_json::from_value(
-            json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]}),
+        let body: RequestBody = serde_json::from_str(
+            &json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]}).to_string(),
         )
         .unwrap();
+        let messages = |b: &RequestBody| b.messages_value().unwrap();
         let plain = request_body(&body, "Hello fr", Prefill::Message);
         assert_eq!(
-            plain["messages"][1],
+            messages(&plain)[1],
             json!({"role": "assistant", "content": "Hello fr"})
         );
         let prefix = request_body(&body, "Hello fr", Prefill::PrefixFlag);
-        assert_eq!(prefix["messages"][1]["prefix"], true);
+        assert_eq!(messages(&prefix)[1]["prefix"], true);
         let vllm = request_body(&body, "Hello fr", Prefill::Vllm);
-        assert_eq!(vllm["continue_final_message"], true);
-        assert_eq!(vllm["add_generation_prompt"], false);
-        assert_eq!(body["messages"].as_array().unwrap().len(), 1, "untouched");
+        assert_eq!(vllm.fields["continue_final_message"], true);
+        assert_eq!(vllm.fields["add_generation_prompt"], false);
+        assert_eq!(messages(&body).as_array().unwrap().len(), 1, "untouched");
     }
 }

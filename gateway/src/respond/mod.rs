@@ -36,7 +36,7 @@ pub async fn serve(
     mut log: RequestLog,
 ) -> Response<ResponseBody> {
     let mut warnings = Vec::new();
-    let check = JsonCheck::from_request(&request.body, &mut warnings);
+    let check = JsonCheck::from_request(&request.body.fields, &mut warnings);
     log.warnings.append(&mut warnings);
     let budget_end = Instant::from_std(log.started()) + route.policy.budget();
     let ChatRequest {
@@ -110,7 +110,7 @@ fn warn_dropped_fields(route: &Route, index: usize, log: &mut RequestLog) {
     let (Some(target), Some(body)) = (route.targets.get(index), log.body.as_ref()) else {
         return;
     };
-    let dropped = target.provider.dropped_fields(body);
+    let dropped = target.provider.dropped_fields(&body.fields);
     if !dropped.is_empty() {
         log.warnings.push(format!(
             "provider {} ignores: {}",

@@ -21,7 +21,7 @@ mod tests;
 mod times;
 
 use serde_json::{Map, Value};
-use switchboard_record::{LogRecord, RequestStatus, json_type, rfc3339};
+use switchboard_record::{JsonBody, LogRecord, RequestStatus, json_type, rfc3339};
 use time::OffsetDateTime;
 
 use fields::{Fields, must};
@@ -114,7 +114,7 @@ pub fn record_from_json(value: Value, now: OffsetDateTime) -> Result<LogRecord, 
         max_stall: f.non_negative(&["max_stall"])?,
         usage,
         cost: f.non_negative(&["cost"])?,
-        input: request.input,
+        input: request.input.map(JsonBody::from),
         output: f.json(&["output", "completion_message"])?,
         tools: request.tools,
         response_format: request.response_format,

@@ -18,7 +18,7 @@ use crate::error::ProviderError;
 use crate::http_client::{HttpClient, UpstreamResponse};
 use crate::provider::{ChatRequest, ChunkStream, Completion, Provider};
 
-pub use request::{DEFAULT_MAX_TOKENS, dropped_fields, to_messages_request};
+pub use request::{DEFAULT_MAX_TOKENS, dropped_fields, to_messages_request, translate_request};
 pub use response::{finish_reason, to_chat_completion};
 pub use stream::{anthropic_sse, error_kind};
 
@@ -72,8 +72,7 @@ impl AnthropicProvider {
         request: ChatRequest<'_>,
         stream: bool,
     ) -> Result<UpstreamResponse, ProviderError> {
-        let body =
-            to_messages_request(request.body, request.model, stream, self.default_max_tokens)?;
+        let body = translate_request(request.body, request.model, stream, self.default_max_tokens)?;
         let body = crate::post_json::encode(&body)?;
         let uri = match &self.parsed_url {
             Some(uri) => uri.clone(),

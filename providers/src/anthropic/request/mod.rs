@@ -13,6 +13,7 @@ mod tools;
 use serde_json::{Map, Value, json};
 
 use crate::error::ProviderError;
+use crate::request_body::RequestBody;
 
 /// `max_tokens` sent when neither the client nor the provider config set one.
 pub const DEFAULT_MAX_TOKENS: u32 = 4096;
@@ -63,10 +64,44 @@ pub fn to_messages_request(
     stream: bool,
     default_max_tokens: Option<u32>,
 ) -> Result<Value, ProviderError> {
+    translate_parts(
+        body,
+        body.get("messages"),
+        model,
+        stream,
+        default_max_tokens,
+    )
+}
+
+/// [`to_messages_request`] for the gateway's body, its `messages` parsed from the client's
+/// text here (the translation reads every message).
+pub fn translate_request(
+    body: &RequestBody,
+    model: &str,
+    stream: bool,
+    default_max_tokens: Option<u32>,
+) -> Result<Value, ProviderError> {
+    let messages = body.messages_value();
+    translate_parts(
+        &body.fields,
+        messages.as_ref(),
+        model,
+        stream,
+        default_max_tokens,
+    )
+}
+
+fn translate_parts(
+    body: &Map<String, Value>,
+    messages: Option<&Value>,
+    model: &str,
+    stream: bool,
+    default_max_tokens: Option<u32>,
+) -> Result<Value, ProviderError> {
     let mut out = Map::new();
     out.insert("model".to_owned(), Value::from(model));
 
-    let (system, messages) = messages::conversation(body.get("messages"))?;
+    let (system, messages) = messages::conversation(messages)?;
     if !system.is_empty() {
         out.insert("system".to_owned(), Value::String(system.join("\n\n")));
     }
