@@ -1,19 +1,21 @@
 //! The OpenAI-compatible adapter (OpenAI, Groq, Together, vLLM, Ollama, ...) and its Azure
 //! variant: the body passes through untouched except `model`, `stream` and `stream_options`.
 
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
 use async_trait::async_trait;
 use bytes::Bytes;
-use futures_util::StreamExt;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 use switchboard_config::{ErrorKind, ProviderConfig, ProviderKind};
 
 use crate::body_limit::{body_stream, read_body};
-use crate::chunk::StreamChunk;
+use crate::chunk::{ChunkReader, StreamChunk};
 use crate::error::ProviderError;
 use crate::http_client::{HttpClient, UpstreamResponse};
 use crate::provider::{ChatRequest, ChunkStream, Completion, Provider};
-use crate::sse_decode::sse_events;
+use crate::sse_decode::{SseError, SseEvent, sse_events};
 use http::Uri;
 
 /// An OpenAI-compatible chat completions API (or an Azure OpenAI resource).
@@ -161,65 +163,79 @@ where
     S: futures_util::Stream<Item = Result<Bytes, E>> + Send + 'static,
     E: Into<ProviderError> + Send + 'static,
 {
-    struct State<T> {
-        events: T,
-        finished: bool,
-        done: bool,
-    }
-    let state = State {
+    Box::pin(OpenAiChunks {
         events: sse_events(Box::pin(body), limit),
+        reader: ChunkReader::default(),
         finished: false,
         done: false,
-    };
-    Box::pin(futures_util::stream::unfold(
-        state,
-        |mut state| async move {
-            if state.done {
-                return None;
+    })
+}
+
+/// The stream [`openai_sse`] returns. A plain `poll_next` rather than `stream::unfold`: the
+/// unfold built and dropped a future per chunk.
+struct OpenAiChunks<T> {
+    events: T,
+    reader: ChunkReader,
+    /// A finish reason was seen: an end without `[DONE]` is then a clean end.
+    finished: bool,
+    done: bool,
+}
+
+impl<T, E> futures_util::Stream for OpenAiChunks<T>
+where
+    T: futures_util::Stream<Item = Result<SseEvent, SseError<E>>> + Unpin,
+    E: Into<ProviderError>,
+{
+    type Item = Result<StreamChunk, ProviderError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            if this.done {
+                return Poll::Ready(None);
             }
-            loop {
-                let item = match state.events.next().await {
-                    None if state.finished => return None,
-                    None => {
-                        state.done = true;
-                        return Some((Err(ProviderError::closed_before("[DONE]")), state));
+            let item = match ready!(Pin::new(&mut this.events).poll_next(cx)) {
+                None => {
+                    this.done = true;
+                    if this.finished {
+                        return Poll::Ready(None);
                     }
-                    Some(Err(e)) => {
-                        state.done = true;
-                        return Some((Err(e.into()), state));
-                    }
-                    Some(Ok(event)) => event,
-                };
-                if item.data.is_empty() {
-                    continue;
+                    return Poll::Ready(Some(Err(ProviderError::closed_before("[DONE]"))));
                 }
-                if item.data.trim_ascii() == b"[DONE]" {
-                    return None;
+                Some(Err(e)) => {
+                    this.done = true;
+                    return Poll::Ready(Some(Err(e.into())));
                 }
-                let chunk = match StreamChunk::from_json(item.data.clone()) {
-                    Ok(chunk) => chunk,
-                    // One unreadable event does not end a healthy stream (SPEC 10.1).
-                    Err(e) => {
-                        return Some((
-                            Ok(StreamChunk::skipped(unreadable(&e, item.name()))),
-                            state,
-                        ));
-                    }
-                };
-                if chunk.info.finish_reason.is_some() {
-                    state.finished = true;
-                }
-                if chunk.info.no_choices
-                    && chunk.info.usage.is_none()
-                    && let Some(err) = error_event(&chunk.data)
-                {
-                    state.done = true;
-                    return Some((Err(err), state));
-                }
-                return Some((Ok(chunk), state));
+                Some(Ok(event)) => event,
+            };
+            if item.data.is_empty() {
+                continue;
             }
-        },
-    ))
+            if item.data.trim_ascii() == b"[DONE]" {
+                this.done = true;
+                return Poll::Ready(None);
+            }
+            let chunk = match this.reader.read(item.data.clone()) {
+                Ok(chunk) => chunk,
+                // One unreadable event does not end a healthy stream (SPEC 10.1).
+                Err(e) => {
+                    let why = unreadable(&e, item.name());
+                    return Poll::Ready(Some(Ok(StreamChunk::skipped(why))));
+                }
+            };
+            if chunk.info.finish_reason.is_some() {
+                this.finished = true;
+            }
+            if chunk.info.no_choices
+                && chunk.info.usage.is_none()
+                && let Some(err) = error_event(&chunk.data)
+            {
+                this.done = true;
+                return Poll::Ready(Some(Err(err)));
+            }
+            return Poll::Ready(Some(Ok(chunk)));
+        }
+    }
 }
 
 fn unreadable(e: &serde_json::Error, event: &str) -> String {

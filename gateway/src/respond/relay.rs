@@ -9,6 +9,7 @@ use futures_util::StreamExt;
 use switchboard_config::ErrorKind;
 use switchboard_providers::StreamChunk;
 use tokio::sync::mpsc::Sender;
+use tokio::sync::mpsc::error::TrySendError;
 use tokio::time::Instant;
 
 use crate::http::sse;
@@ -161,6 +162,9 @@ impl Relay {
         let mut deadline = self.committed.clock.next_content();
         let timer = tokio::time::sleep_until(deadline.at);
         tokio::pin!(timer);
+        // Likewise one wait for the client to leave, not a new one per chunk.
+        let client_gone = self.tx.closed();
+        tokio::pin!(client_gone);
         loop {
             let next = self.committed.clock.next_content();
             if next.at != deadline.at {
@@ -171,7 +175,7 @@ impl Relay {
                 biased;
                 next = stream.next() => next,
                 () = &mut timer => return End::Failed(deadline.kind, deadline.what.to_owned()),
-                () = self.tx.closed() => return End::ClientGone,
+                () = &mut client_gone => return End::ClientGone,
             };
             let chunk = match next {
                 None => return End::Done,
@@ -371,7 +375,13 @@ async fn send_chunk(
             None => return true,
         },
     };
-    tx.send(frame).await.is_ok()
+    // A free slot takes the frame without the async send's permit wait (the usual case: the
+    // client reads as fast as the provider writes).
+    match tx.try_send(frame) {
+        Ok(()) => true,
+        Err(TrySendError::Full(frame)) => tx.send(frame).await.is_ok(),
+        Err(TrySendError::Closed(_)) => false,
+    }
 }
 
 fn gone() -> String {
