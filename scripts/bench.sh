@@ -180,6 +180,8 @@ start_gw() {
   cat >"$GW_DIR/switchboard.toml" <<EOF
 [server]
 listen = "127.0.0.1:$GW_PORT"
+# The default (4,096) would shed the memory run's 5,000 streams with 503s.
+max_concurrent_requests = 10000
 
 [logging]
 $redis_line
