@@ -5,6 +5,7 @@
 #   scripts/callgrind.sh            # N=500 requests per setting
 #   OTEL=1 scripts/callgrind.sh     # the same with [otel] on, exporting every span to the
 #                                   # mock provider's OTLP endpoint (its export thread counted)
+#   PROMPT_BYTES=4000 scripts/callgrind.sh  # a 4 KB user message instead of loadgen's short one
 #
 # The gateway (release build, logging to a private redis-server, the log writer included: the
 # whole process is counted) runs under callgrind with instrumentation off; the load generator
