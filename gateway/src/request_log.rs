@@ -20,6 +20,7 @@ use switchboard_otel::{
 use crate::engine::fallback::{ChainNotes, NotedAttempt};
 use crate::http::body::ResponseBody;
 use crate::http::error::GatewayError;
+use crate::http::header_names;
 use crate::request::identity::Identity;
 use crate::telemetry::metadata_labels::SeriesLabels;
 use crate::telemetry::target_metrics::TargetMetrics;
@@ -183,9 +184,7 @@ impl RequestLog {
     pub fn reject(self, error: GatewayError) -> Response<ResponseBody> {
         let mut response = error.response();
         if let Ok(id) = HeaderValue::from_str(&self.id) {
-            response
-                .headers_mut()
-                .insert("x-switchboard-request-id", id);
+            response.headers_mut().insert(header_names::REQUEST_ID, id);
         }
         self.finish(
             RequestStatus::Error,

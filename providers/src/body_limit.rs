@@ -35,14 +35,14 @@ pub async fn read_body(response: UpstreamResponse, limit: usize) -> Result<Bytes
         if held + data.len() > limit {
             return Err(ProviderError::TooLarge { limit });
         }
-        match first.take() {
-            None if rest.is_empty() => first = Some(data),
-            None => rest.extend_from_slice(&data),
-            Some(earlier) => {
-                rest.extend_from_slice(&earlier);
-                rest.extend_from_slice(&data);
-            }
+        if first.is_none() && rest.is_empty() {
+            first = Some(data);
+            continue;
         }
+        if let Some(earlier) = first.take() {
+            rest.extend_from_slice(&earlier);
+        }
+        rest.extend_from_slice(&data);
     }
     Ok(first.unwrap_or_else(|| rest.freeze()))
 }

@@ -93,16 +93,7 @@ pub fn describe(error: &(dyn std::error::Error + 'static), connecting: bool) -> 
     } else {
         "request failed"
     };
-    let mut source = error.source();
-    let mut root = None;
-    while let Some(cause) = source {
-        root = Some(cause.to_string());
-        source = cause.source();
-    }
-    match root {
-        Some(cause) => format!("{what}: {cause}"),
-        None => format!("{what}: {error}"),
-    }
+    format!("{what}: {}", root_cause(error))
 }
 
 /// The text of a body that broke off mid-read.
@@ -112,11 +103,14 @@ pub fn describe_body(error: &hyper::Error) -> String {
     } else {
         "body error"
     };
-    let mut text = format!("{what}: {error}");
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text = format!("{what}: {cause}");
-        source = cause.source();
+    format!("{what}: {}", root_cause(error))
+}
+
+/// The innermost error's text (the outer ones only wrap it), or the error's own.
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut root = error;
+    while let Some(cause) = root.source() {
+        root = cause;
     }
-    text
+    root.to_string()
 }

@@ -7,6 +7,7 @@ pub mod chunk;
 mod error;
 mod headers;
 pub mod http_client;
+pub mod json_text;
 pub mod openai;
 mod post_json;
 mod provider;

@@ -66,7 +66,7 @@ impl Completion {
         let malformed = |e: serde_json::Error| ProviderError::Malformed {
             message: format!("response body is not JSON: {e}"),
         };
-        let text = crate::chunk::json_text(&body).map_err(malformed)?;
+        let text = crate::json_text::json_text(&body).map_err(malformed)?;
         let read = match serde_json::from_str::<TypedAnswer<'_>>(text) {
             Ok(typed) if text.trim_start().starts_with('{') => typed.into_parts(),
             // An object of unexpected types (or not an object): read leniently, as a tree.

@@ -3,6 +3,7 @@
 
 pub mod body;
 pub mod error;
+pub mod header_names;
 pub mod json;
 pub mod read_body;
 pub mod sse;

@@ -32,7 +32,7 @@ impl ChatRequest {
         let not_json =
             |e| GatewayError::InvalidRequest(format!("The request body is not valid JSON: {e}"));
         // One UTF-8 check of the whole body is cheaper than `from_slice`'s of every string.
-        let text = switchboard_providers::chunk::json_text(bytes).map_err(not_json)?;
+        let text = switchboard_providers::json_text::json_text(bytes).map_err(not_json)?;
         if !text.trim_start().starts_with('{') {
             let value: Value = serde_json::from_str(text).map_err(not_json)?;
             return Err(GatewayError::InvalidRequest(format!(

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use switchboard_record::json_type;
 
 use crate::http::error::GatewayError;
+use crate::http::header_names;
 
 /// Who and what a request belongs to, for the log record.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -57,7 +58,7 @@ impl Identity {
                 *identity.slot(field) = Some(text);
             }
         }
-        let forward_openai_metadata = header(headers, names::FORWARD_METADATA)
+        let forward_openai_metadata = header(headers, header_names::FORWARD_METADATA)
             .is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
         if !forward_openai_metadata && let Some(metadata) = body.remove("metadata") {
             identity.merge_metadata("metadata", metadata)?;
@@ -78,9 +79,9 @@ impl Identity {
     }
 
     fn read_headers(&mut self, headers: &HeaderMap) -> Result<(), GatewayError> {
-        self.customer_identifier = header(headers, names::CUSTOMER_ID).map(str::to_owned);
-        self.thread_identifier = header(headers, names::THREAD_ID).map(str::to_owned);
-        if let Some(text) = header(headers, names::METADATA) {
+        self.customer_identifier = header(headers, header_names::CUSTOMER_ID).map(str::to_owned);
+        self.thread_identifier = header(headers, header_names::THREAD_ID).map(str::to_owned);
+        if let Some(text) = header(headers, header_names::METADATA) {
             let value: Value = serde_json::from_str(text).map_err(|e| {
                 GatewayError::InvalidRequest(format!(
                     "header x-switchboard-metadata must be a JSON object: {e}"
@@ -88,7 +89,7 @@ impl Identity {
             })?;
             self.merge_metadata("header x-switchboard-metadata", value)?;
         }
-        if let Some(traceparent) = header(headers, names::TRACEPARENT) {
+        if let Some(traceparent) = header(headers, header_names::TRACEPARENT) {
             match switchboard_otel::parse_traceparent(traceparent) {
                 Some(parsed) => {
                     self.trace_unique_id = Some(parsed.trace_id.to_owned());
@@ -133,19 +134,6 @@ impl Identity {
             _ => &mut self.span_name,
         }
     }
-}
-
-/// The request headers Switchboard reads, named once (a `&str` name is parsed and checked on
-/// every lookup).
-pub(crate) mod names {
-    use http::HeaderName;
-    pub const CUSTOMER_ID: HeaderName = HeaderName::from_static("x-switchboard-customer-id");
-    pub const THREAD_ID: HeaderName = HeaderName::from_static("x-switchboard-thread-id");
-    pub const METADATA: HeaderName = HeaderName::from_static("x-switchboard-metadata");
-    pub const FORWARD_METADATA: HeaderName =
-        HeaderName::from_static("x-switchboard-forward-metadata");
-    pub const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
-    pub const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
 }
 
 /// A header's trimmed text, when present, non-empty and visible ASCII.

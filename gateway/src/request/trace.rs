@@ -5,12 +5,13 @@
 use http::HeaderMap;
 use switchboard_otel::{CallerTrace, TraceContext};
 
-use super::identity::{Identity, header, names};
+use super::identity::{Identity, header};
+use crate::http::header_names;
 
 /// The request's trace context from its headers and, once the body is read, its identity.
 pub fn trace_context(identity: Option<&Identity>, headers: &HeaderMap) -> TraceContext {
     let traceparent =
-        header(headers, names::TRACEPARENT).and_then(switchboard_otel::parse_traceparent);
+        header(headers, header_names::TRACEPARENT).and_then(switchboard_otel::parse_traceparent);
     let (trace_id, parent_id, span_id) = match identity {
         Some(identity) => (
             identity.trace_unique_id.as_deref(),
@@ -29,7 +30,7 @@ pub fn trace_context(identity: Option<&Identity>, headers: &HeaderMap) -> TraceC
         parent_id,
         span_id,
         not_sampled,
-        tracestate: header(headers, names::TRACESTATE),
+        tracestate: header(headers, header_names::TRACESTATE),
     })
 }
 

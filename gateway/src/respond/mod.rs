@@ -13,6 +13,7 @@ use tokio::time::Instant;
 
 use crate::http::body::{self, ResponseBody};
 use crate::http::error::GatewayError;
+use crate::http::header_names;
 use crate::live::Live;
 use crate::request::chat_request::ChatRequest;
 use crate::request::routing::Route;
@@ -300,19 +301,6 @@ fn failed<T>(
         Some(error.to_string()),
     );
     response
-}
-
-/// The `x-switchboard-*` response headers, named once: a `&str` name is parsed and checked on
-/// every insert (~700 instructions per header under callgrind).
-mod header_names {
-    use http::HeaderName;
-    pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-switchboard-request-id");
-    pub const PROVIDER: HeaderName = HeaderName::from_static("x-switchboard-provider");
-    pub const MODEL: HeaderName = HeaderName::from_static("x-switchboard-model");
-    pub const ATTEMPTS: HeaderName = HeaderName::from_static("x-switchboard-attempts");
-    pub const FALLBACK_INDEX: HeaderName = HeaderName::from_static("x-switchboard-fallback-index");
-    pub const HEDGED: HeaderName = HeaderName::from_static("x-switchboard-hedged");
-    pub const JSON_VALID: HeaderName = HeaderName::from_static("x-switchboard-json-valid");
 }
 
 fn set_headers(

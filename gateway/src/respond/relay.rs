@@ -166,11 +166,11 @@ impl Relay {
         let client_gone = self.tx.closed();
         tokio::pin!(client_gone);
         loop {
-            let next = self.committed.clock.next_content();
-            if next.at != deadline.at {
-                timer.as_mut().reset(next.at);
+            let due = self.committed.clock.next_content();
+            if due.at != deadline.at {
+                timer.as_mut().reset(due.at);
             }
-            deadline = next;
+            deadline = due;
             let next = tokio::select! {
                 biased;
                 next = stream.next() => next,
