@@ -37,7 +37,12 @@ pub async fn serve(
     mut log: RequestLog,
 ) -> Response<ResponseBody> {
     let mut warnings = Vec::new();
-    let check = JsonCheck::from_request(&request.body.fields, &mut warnings);
+    // The checks run only under `validate_json`; without it their schemas are not compiled.
+    let check = if route.policy.validate_json {
+        JsonCheck::from_request(&request.body.fields, &mut warnings)
+    } else {
+        JsonCheck::none()
+    };
     log.warnings.append(&mut warnings);
     let budget_end = Instant::from_std(log.started()) + route.policy.budget();
     let ChatRequest {
